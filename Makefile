@@ -1,0 +1,28 @@
+# The two commands a newcomer needs:  `make demo`  and  `make test`.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+
+.PHONY: demo test bench build clean
+
+$(VENV)/.installed: pyproject.toml setup.py
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q -U pip setuptools wheel
+	$(PY) -m pip install -q -e '.[test]'
+	touch $@
+
+# Rebuild the compiled core whenever rig/_core.pyx changed (no-op otherwise).
+build: $(VENV)/.installed
+	$(PY) setup.py -q build_ext --inplace
+
+demo: build
+	$(VENV)/bin/rig demo
+
+test: build
+	$(PY) -m pytest -q
+
+bench: build
+	$(PY) -m bench
+
+clean:
+	rm -rf build rig/_core.c rig/_core*.so
