@@ -1,0 +1,33 @@
+"""The `rig` command. Each subcommand lives beside the code it drives; this file only wires them.
+
+Commands are added by the rooms that own them (acquisition, metrics, calibration, config,
+dashboard) with ``main.add_command(...)`` at the bottom of this file.
+"""
+from __future__ import annotations
+
+import click
+
+from rig import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="rig")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), default=None,
+              help="Config file (default: $RIG_CONFIG, then /etc/stepplate/rig.toml).")
+@click.pass_context
+def main(ctx: click.Context, config_path: str | None) -> None:
+    """StepPlate force plate: acquisition, analysis, calibration and the clinic dashboard."""
+    ctx.ensure_object(dict)
+    ctx.obj["config_path"] = config_path
+
+
+def load_config(ctx: click.Context):
+    """The validated config for this invocation; a bad file is a clean CLI error."""
+    from rig.config import ConfigError, load
+    try:
+        return load(ctx.obj.get("config_path") if ctx.obj else None)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+# --- subcommands (one line per room) ------------------------------------------------------
