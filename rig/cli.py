@@ -31,3 +31,6 @@ def load_config(ctx: click.Context):
 
 
 # --- subcommands (one line per room) ------------------------------------------------------
+from rig.config_cli import config_group, status  # noqa: E402
+main.add_command(config_group)
+main.add_command(status)
