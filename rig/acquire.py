@@ -1,0 +1,543 @@
+"""The acquisition loop: frames -> spike filter -> forces/COP -> ~100 ms batches -> subscribers.
+
+`Acquisition` owns one frame reader (an ``HX711Array``, or anything with ``read_frame()``
+and ``health()``) and runs the read loop in its own thread (``start``/``stop``) or in the
+caller's (``run``). Every valid frame goes through the spike filter and
+``ForceModel.samples``; an INVALID frame is never converted: it is counted and shows in the
+health report. Subscribers get `Batch` objects about every ``batch_ms`` of stream time and a
+`Health` report about once a second, by callback from the acquisition thread
+(``subscribe(callback) -> unsubscribe``). Callbacks must return quickly: the IPC server and
+the dashboard put messages on bounded drop-oldest queues (rig.ipc.DropOldestQueue).
+
+There is no module-level state: everything lives on the Acquisition instance. This module
+never imports Flask (the web lives in another process; tests/test_acquire.py checks).
+
+The acquisition *process* (``rig acquire``, ``python -m rig.acquire``) is `serve_forever`:
+one Acquisition plus the IPC server on the data folder's Unix socket.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from rig.flags import Flag
+from rig.frame import CORNERS
+from rig.plate import SAMPLE_COLUMNS, ForceModel
+from rig.spike import SpikeFilter
+
+log = logging.getLogger("rig.acquire")
+
+CORNER_NAMES = {"fl": "front-left", "fr": "front-right", "bl": "back-left", "br": "back-right"}
+_OK_STATES = {"ok", "ready", "running", "reading", "good", "idle"}
+
+
+@dataclass
+class Batch:
+    """About ``batch_ms`` of calibrated samples (rows of SAMPLE_COLUMNS) and their raw counts."""
+
+    seq: int
+    samples: np.ndarray          #: (n, 9) float: t_s, f_fl_n … f_br_n, fz_n, cop_ml_mm, cop_ap_mm, flags
+    counts: np.ndarray           #: (n, 4) int64: filtered counts (what was converted)
+    t_ns: int                    #: monotonic source time of the last sample
+    type: str = "batch"
+
+    def to_message(self, raw: bool = True) -> dict:
+        """The JSON form (docs/live-stream.md): NaN becomes null, numbers rounded to resolution."""
+        rows = []
+        for r in self.samples:
+            rows.append([round(float(r[0]), 5),
+                         *(round(float(v), 3) for v in r[1:6]),
+                         *(None if math.isnan(v) else round(float(v), 2) for v in r[6:8]),
+                         int(r[8])])
+        msg = {"type": "batch", "seq": self.seq, "t_ns": int(self.t_ns), "samples": rows}
+        if raw:
+            msg["counts"] = self.counts.astype(int).tolist()
+        return msg
+
+
+@dataclass
+class Health:
+    """One health report: a JSON-ready dict (docs/live-stream.md, ``health``)."""
+
+    data: dict
+    type: str = "health"
+
+    def to_message(self) -> dict:
+        return {"type": "health", **self.data}
+
+
+def nominal_force_model(config) -> ForceModel:
+    """The datasheet model from ``[plate]``: what we use until a calibration is loaded."""
+    p = config.plate
+    return ForceModel.nominal(config.geometry(), capacity_kg=p.cell_capacity_kg,
+                              sensitivity_mv_v=p.cell_sensitivity_mv_v, gain=config.hx711.gain,
+                              min_fz_n=p.min_fz_n)
+
+
+def _chip_list(driver: dict) -> list[dict]:
+    chips = driver.get("chips") if isinstance(driver, dict) else None
+    if isinstance(chips, dict):
+        return [dict(v, name=v.get("name", k)) for k, v in chips.items()]
+    if isinstance(chips, (list, tuple)):
+        return [dict(c) for c in chips if isinstance(c, dict)]
+    return []
+
+
+class Acquisition:
+    """Read loop + spike filter + conversion + batching + health, for one plate."""
+
+    def __init__(self, reader, force_model: ForceModel, *, batch_ms: float = 100,
+                 spike_filter: SpikeFilter | None | bool = True, rate_hz: float = 80.0,
+                 health_interval_s: float = 1.0, auto_tare: bool = True, tare_s: float = 1.0,
+                 still_n: float = 0.5, names=CORNERS, plate: str = "", geometry=None,
+                 backend: str = "", max_clock_high_us: float | None = None):
+        self.reader = reader
+        self.force_model = dataclasses.replace(force_model)
+        self.batch_ns = int(batch_ms * 1e6)
+        if spike_filter is True:
+            spike_filter = SpikeFilter(len(names))
+        self.spike_filter: SpikeFilter | None = spike_filter or None
+        self.rate_hz = float(rate_hz)
+        self.health_ns = int(health_interval_s * 1e9)
+        self.tare_ns = int(tare_s * 1e9)
+        self.still_n = float(still_n)
+        self.names = tuple(names)
+        self.plate = plate
+        self.geometry = geometry
+        self.backend = backend
+        self.max_clock_high_us = max_clock_high_us
+        self._subs: list[Callable] = []
+        self._subs_lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._tare_request = threading.Event()
+        # loop state (touched only by the acquisition thread)
+        self._t0_ns: int | None = None
+        self._seq = 0
+        self._rows: list[np.ndarray] = []
+        self._raw: list[np.ndarray] = []
+        self._flags: list[int] = []
+        self._times: list[int] = []
+        self._batch_start_ns: int | None = None
+        self._tare_buf: list[np.ndarray] = []
+        self._tare_start_ns: int | None = None
+        self.tared = not auto_tare
+        self.tare_info: dict = {}
+        self._last_t_ns: int | None = None
+        self._next_health_ns: int | None = None
+        self._win = self._new_window()
+        self.frames = 0
+        self.invalid_frames = 0
+        self.converted = 0
+        self.resyncs = 0
+        self.read_errors = 0
+        self.last_error = ""
+        self.subscriber_errors = 0
+        self.max_clock_high_ns = 0
+        self.latest_health: dict = {}
+        self._chip_bad_run: list[int] | None = None   # consecutive frames each chip failed
+
+    # --- subscribers --------------------------------------------------------------------
+    def subscribe(self, callback: Callable) -> Callable[[], None]:
+        """Call ``callback(event)`` for every Batch and Health; returns the unsubscribe function."""
+        with self._subs_lock:
+            self._subs.append(callback)
+
+        def unsubscribe() -> None:
+            with self._subs_lock:
+                if callback in self._subs:
+                    self._subs.remove(callback)
+        return unsubscribe
+
+    def _publish(self, event) -> None:
+        with self._subs_lock:
+            subs = list(self._subs)
+        for cb in subs:
+            try:
+                cb(event)
+            except Exception:  # a broken subscriber must not stop acquisition
+                self.subscriber_errors += 1
+                log.exception("subscriber %r failed", cb)
+
+    def hello(self) -> dict:
+        """What a subscriber needs before the first batch (the IPC ``hello`` message)."""
+        geom = self.geometry
+        g = ({"cell_x_m": list(geom.cell_x_m), "cell_y_m": list(geom.cell_y_m)} if geom is not None
+             else {"cell_x_m": self.force_model.matrix[1].tolist(), "cell_y_m": self.force_model.matrix[2].tolist()})
+        return {"type": "hello", "rate_hz": self.rate_hz, "columns": list(SAMPLE_COLUMNS),
+                "raw_columns": [f"c_{n}" for n in self.names], "plate": self.plate, "geometry": g,
+                "backend": self.backend, "calibration": self.force_model.source,
+                "min_fz_n": self.force_model.min_fz_n}
+
+    # --- control ------------------------------------------------------------------------
+    def request_tare(self) -> None:
+        """Tare again on the next second during which the plate is empty and still."""
+        self._tare_request.set()
+
+    def start(self) -> "Acquisition":
+        if self._thread is not None and self._thread.is_alive():
+            raise RuntimeError("acquisition already running")
+        self._stop.clear()
+        self._thread = threading.Thread(target=self.run, name="acquisition", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    @property
+    def stream_s(self) -> float:
+        """Seconds of stream time read so far."""
+        if self._t0_ns is None or self._last_t_ns is None:
+            return 0.0
+        return (self._last_t_ns - self._t0_ns) / 1e9
+
+    def run(self, max_seconds: float | None = None, until: Callable[[], bool] | None = None) -> None:
+        """The read loop, in the calling thread, until stop(), ``max_seconds`` of stream time
+        or ``until()`` becomes true. Publishes what is pending when it ends."""
+        consecutive_errors = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    frame = self.reader.read_frame()
+                    consecutive_errors = 0
+                except Exception as exc:
+                    consecutive_errors += 1
+                    self.read_errors += 1
+                    self.last_error = f"{type(exc).__name__}: {exc}"
+                    log.warning("read failed (%s); resynchronising", self.last_error)
+                    if consecutive_errors >= 50:
+                        raise
+                    self._resync()
+                    continue
+                self.process_frame(frame)
+                if max_seconds is not None and self.stream_s >= max_seconds:
+                    break
+                if until is not None and until():
+                    break
+        finally:
+            self._finish()
+
+    def _resync(self) -> None:
+        resync = getattr(self.reader, "resync", None)
+        if resync is not None:
+            try:
+                resync()
+            except Exception as exc:  # pragma: no cover - driver specific
+                self.last_error = f"resync failed: {exc}"
+        if self.spike_filter is not None:
+            self.spike_filter.reset()
+
+    # --- per frame ----------------------------------------------------------------------
+    @staticmethod
+    def _new_window() -> dict:
+        return {"frames": 0, "invalid": 0, "chip_bad": None, "t_first": None, "spikes0": 0, "intervals": -1}
+
+    def process_frame(self, frame) -> None:
+        """Handle one frame (the loop calls this; tests may too)."""
+        t = int(frame.t_ns)
+        if self._t0_ns is None:
+            self._t0_ns = t
+            self._next_health_ns = t + self.health_ns
+            self._win["t_first"] = t
+            self._win["spikes0"] = self._spikes()
+        self._last_t_ns = t
+        self.frames += 1
+        self._win["frames"] += 1
+        self.max_clock_high_ns = max(self.max_clock_high_ns, int(getattr(frame, "max_clock_high_ns", 0) or 0))
+        chip_ok = tuple(getattr(frame, "chip_ok", ()) or ())
+        if chip_ok:
+            bad = self._win["chip_bad"] or [0] * len(chip_ok)
+            self._win["chip_bad"] = [b + (not ok) for b, ok in zip(bad, chip_ok)]
+            runs = self._chip_bad_run or [0] * len(chip_ok)
+            self._chip_bad_run = [0 if ok else r + 1 for r, ok in zip(runs, chip_ok)]
+        flags = int(frame.flags)
+        if flags & Flag.RESYNC:
+            self.resyncs += 1
+        if flags & Flag.INVALID:
+            self.invalid_frames += 1
+            self._win["invalid"] += 1
+        else:
+            if self.spike_filter is not None:
+                if flags & Flag.RESYNC:
+                    self._emit_sample(self.spike_filter.flush())
+                    self.spike_filter.reset()
+                self._emit_sample(self.spike_filter.push(t, frame.counts, flags))
+            else:
+                self._emit_sample((t, np.asarray(frame.counts, dtype=np.int64), flags))
+        if self._batch_start_ns is not None and t - self._batch_start_ns >= self.batch_ns:
+            self._flush_batch(t)
+        if t >= self._next_health_ns:
+            self._health(t)
+            self._next_health_ns = t + self.health_ns
+
+    def _emit_sample(self, item) -> None:
+        if item is None:
+            return
+        t, counts, flags = item
+        if self._tare_request.is_set() and self.tared:
+            self._tare_request.clear()
+            self.tared = False
+            self._tare_buf, self._tare_start_ns = [], None
+        if not self.tared:
+            self._tare_sample(t, counts)
+            return
+        if self._batch_start_ns is None:
+            self._batch_start_ns = t
+        self._times.append(t)
+        self._raw.append(np.asarray(counts, dtype=np.int64))
+        self._flags.append(flags)
+
+    def _tare_sample(self, t: int, counts) -> None:
+        if self._tare_start_ns is None:
+            self._tare_start_ns = t
+        self._tare_buf.append(np.asarray(counts, dtype=np.int64))
+        if t - self._tare_start_ns < self.tare_ns:
+            return
+        c = np.array(self._tare_buf, dtype=float)
+        self._tare_buf, self._tare_start_ns = [], None
+        m = self.force_model
+        forces_std = c.std(axis=0) * m.n_per_count
+        fz_std = float((c * m.n_per_count).sum(axis=1).std())
+        still = bool(np.all(forces_std < self.still_n) and fz_std < self.still_n)
+        fz_now = float(((c.mean(axis=0) - m.offsets_counts) * m.n_per_count).sum())
+        # a nominal model has no idea of the cells' zero: stillness is all we can check;
+        # once a tare (or a calibration) exists, "empty" also means Fz below the minimum
+        known_zero = m.source != "nominal" or bool(self.tare_info)
+        empty = (not known_zero) or abs(fz_now) < m.min_fz_n
+        if still and empty:
+            m.offsets_counts = c.mean(axis=0)
+            sigma = c.std(axis=0)
+            if self.spike_filter is not None:
+                self.spike_filter.set_noise(np.maximum(sigma, 1.0))
+            self.tared = True
+            self.tare_info = {"offsets_counts": [round(float(v), 1) for v in m.offsets_counts],
+                              "noise_counts": [round(float(v), 1) for v in sigma],
+                              "at_s": round((t - self._t0_ns) / 1e9, 3), "n": len(c)}
+            log.info("tared: offsets %s, noise %s counts", self.tare_info["offsets_counts"],
+                     self.tare_info["noise_counts"])
+        else:
+            self.tare_info = dict(self.tare_info, waiting=("plate not still" if not still else "plate not empty"))
+
+    def _flush_batch(self, t_now: int) -> None:
+        if not self._times:
+            self._batch_start_ns = None
+            return
+        t_s = (np.array(self._times, dtype=np.int64) - self._t0_ns) / 1e9
+        raw = np.array(self._raw, dtype=np.int64)
+        rows = self.force_model.samples(t_s, raw, np.array(self._flags, dtype=np.int64))
+        self.converted += len(rows)
+        batch = Batch(seq=self._seq, samples=rows, counts=raw, t_ns=self._times[-1])
+        self._seq += 1
+        self._times, self._raw, self._flags = [], [], []
+        self._batch_start_ns = None
+        self._publish(batch)
+
+    def _finish(self) -> None:
+        if self.spike_filter is not None:
+            self._emit_sample(self.spike_filter.flush())
+        if self._last_t_ns is not None:
+            self._flush_batch(self._last_t_ns)
+
+    def _spikes(self) -> int:
+        return self.spike_filter.replacements if self.spike_filter is not None else 0
+
+    # --- health -------------------------------------------------------------------------
+    def _health(self, t: int) -> None:
+        w = self._win
+        dt = max((t - w["t_first"]) / 1e9, 1e-9)
+        intervals = w["frames"] + w["intervals"]   # the first window's first frame opens it
+        achieved = intervals / dt if intervals > 0 else 0.0
+        try:
+            driver = self.reader.health() if hasattr(self.reader, "health") else {}
+        except Exception as exc:  # pragma: no cover - driver specific
+            driver = {"error": str(exc)}
+        chips = []
+        messages = []
+        chip_bad = w["chip_bad"] or [0] * len(self.names)
+        runs = self._chip_bad_run or [0] * len(self.names)
+        dead_after = max(2, int(self.rate_hz * 0.1))   # failing for the last ~100 ms: not responding
+        driver_chips = {c.get("name"): c for c in _chip_list(driver)}
+        for i, name in enumerate(self.names):
+            d = driver_chips.get(name, {})
+            long = CORNER_NAMES.get(name, name)
+            bad = chip_bad[i] if i < len(chip_bad) else 0
+            state = str(d.get("state", "ok"))
+            ready = bool(d.get("ready", True))
+            msg = ""
+            dead = i < len(runs) and runs[i] >= dead_after
+            if dead or (not ready and state.lower() not in _OK_STATES):
+                msg = f"{long} load cell not responding — check its cable"
+            elif state.lower() not in _OK_STATES:
+                err = d.get("last_error") or state
+                msg = f"{long} load cell: {err} — check its cable and solder joints"
+            elif bad:
+                msg = f"{long} load cell: {bad} bad reads in the last second — check its cable and ground"
+            if msg:
+                messages.append(msg)
+            chips.append({"name": name, "corner": long, "ready": ready and not dead,
+                          "state": state if not msg or state.lower() not in _OK_STATES else "fault",
+                          "achieved_sps": d.get("achieved_sps", round(achieved, 2)),
+                          "invalid_frames": d.get("invalid_frames", None),
+                          "bad_reads_last_s": bad, "last_error": d.get("last_error", ""),
+                          "message": msg})
+        resyncs = max(self.resyncs, int(driver.get("resyncs", 0) or 0)) if isinstance(driver, dict) else self.resyncs
+        max_high_us = max(self.max_clock_high_ns / 1000.0, float(driver.get("max_clock_high_us", 0) or 0))
+        if self.rate_hz and achieved < 0.9 * self.rate_hz and intervals > 0:
+            messages.append(f"achieved {achieved:.1f} of {self.rate_hz:g} samples/s — check the HX711 RATE "
+                            "pins (80 SPS needs RATE high) and that nothing else hogs the CPU")
+        if w["invalid"] and not any("not responding" in m for m in messages):
+            messages.append(f"{w['invalid']} invalid frames in the last second — a read was interrupted or "
+                            "a chip misbehaved; see the per-chip state")
+        if self.max_clock_high_us and max_high_us > self.max_clock_high_us:
+            messages.append(f"PD_SCK stayed high up to {max_high_us:.0f} µs (limit {self.max_clock_high_us:g} µs): "
+                            "the read loop was preempted — use the lgpio backend and real-time priority")
+        if self.read_errors and self.last_error:
+            messages.append(f"read errors: {self.read_errors} (last: {self.last_error})")
+        ok = not messages            # waiting to tare is a state, not a fault
+        if not self.tared:
+            messages.append("waiting to tare: step off the plate and keep it still for a second")
+        spikes = self._spikes()
+        data = {
+            "t_s": round((t - self._t0_ns) / 1e9, 3), "ok": ok, "backend": self.backend,
+            "rate_hz": self.rate_hz, "achieved_sps": round(achieved, 2), "frames": self.frames,
+            "invalid_frames": self.invalid_frames, "invalid_frames_last_s": w["invalid"],
+            "resyncs": resyncs, "max_clock_high_us": round(max_high_us, 1),
+            "spike_replacements": spikes, "spike_replacements_last_s": spikes - w["spikes0"],
+            "converted": self.converted, "tared": self.tared, "tare": self.tare_info,
+            "calibration": self.force_model.source, "subscriber_errors": self.subscriber_errors,
+            "chips": chips, "messages": messages, "driver": driver,
+        }
+        self.latest_health = data
+        self._win = self._new_window()
+        self._win["t_first"] = t
+        self._win["spikes0"] = spikes
+        self._win["intervals"] = 0
+        self._publish(Health(data))
+
+
+# --- the acquisition process ------------------------------------------------------------
+
+def build_acquisition(config, *, backend: str | None = None, realtime: bool = True,
+                      force_model_factory: Callable = nominal_force_model, sim_kwargs: dict | None = None,
+                      **acq_kwargs) -> tuple[Acquisition, object, str]:
+    """Open the configured GPIO backend and driver; return (acquisition, gpio backend, reason).
+
+    ``force_model_factory(config) -> ForceModel`` is where a calibration plugs in.
+    """
+    from rig.gpio.select import open_backend
+    from rig.hx711 import HX711Array
+
+    sim_factory = None
+    if (backend or config.gpio.backend) in ("sim", "auto"):
+        def sim_factory(cfg=None, **kw):
+            from rig.sim.rig import make_sim_backend
+            return make_sim_backend(cfg if cfg is not None else config, **{"realtime": realtime, **(sim_kwargs or {}), **kw})
+    gpio, reason = open_backend(backend, config, sim_factory=sim_factory)
+    hx = config.hx711
+    reader = HX711Array(gpio, rate_sps=hx.rate_sps, gain=hx.gain, max_clock_high_us=hx.max_clock_high_us)
+    acq_kwargs.setdefault("batch_ms", getattr(getattr(config, "acquisition", None), "batch_ms", 100))
+    acq = Acquisition(reader, force_model_factory(config), rate_hz=hx.rate_sps, plate=config.plate.name,
+                      geometry=config.geometry(), backend=getattr(gpio, "name", str(backend)),
+                      max_clock_high_us=hx.max_clock_high_us, **acq_kwargs)
+    return acq, gpio, reason
+
+
+def socket_path(config):
+    """Where the acquisition process serves its Unix socket (``[acquisition] socket``,
+    default acquire.sock in the data folder)."""
+    path = getattr(config, "socket_path", None)
+    return path if path is not None else config.paths.data_path / "acquire.sock"
+
+
+def serve_forever(config, *, socket=None, backend: str | None = None, realtime: bool = True,
+                  max_seconds: float | None = None, ready: Callable[[str], None] | None = None,
+                  force_model_factory: Callable = nominal_force_model) -> int:
+    """The acquisition process: acquisition thread + IPC server, until SIGTERM/SIGINT."""
+    import signal
+
+    from rig.ipc import Server
+
+    path = socket if socket is not None else socket_path(config)
+    from pathlib import Path
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
+                                          force_model_factory=force_model_factory)
+    log.info("GPIO backend %s (%s)", getattr(gpio, "name", "?"), reason)
+    hello = acq.hello()
+    hello["backend_reason"] = reason
+    server = Server(path, hello=hello, on_command=lambda cmd: _command(acq, cmd))
+    server.start()
+    acq.subscribe(lambda ev: server.publish(ev.to_message()))
+    stop = threading.Event()
+
+    def _signal(signum, _frame):
+        stop.set()
+        acq.stop(timeout=0)
+
+    old = {s: signal.signal(s, _signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        acq.start()
+        if ready is not None:
+            ready(str(path))
+        t_end = None if max_seconds is None else time.monotonic() + max_seconds
+        while not stop.is_set() and acq.running:
+            if t_end is not None and time.monotonic() >= t_end:
+                break
+            stop.wait(0.2)
+    finally:
+        acq.stop()
+        server.close()
+        try:
+            gpio.close()
+        except Exception:  # pragma: no cover
+            pass
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
+
+
+def _command(acq: Acquisition, cmd: dict) -> dict:
+    name = cmd.get("command")
+    if name == "tare":
+        acq.request_tare()
+        return {"ok": True, "command": "tare"}
+    if name == "ping":
+        return {"ok": True, "command": "ping"}
+    return {"ok": False, "error": f"unknown command {name!r}"}
+
+
+def main(argv=None) -> int:
+    """``python -m rig.acquire [--backend B] [--fast] [--socket PATH] [--seconds S] [--config F]``."""
+    import argparse
+
+    from rig.config import load
+
+    ap = argparse.ArgumentParser(prog="python -m rig.acquire", description=main.__doc__)
+    ap.add_argument("--config")
+    ap.add_argument("--backend")
+    ap.add_argument("--socket")
+    ap.add_argument("--fast", action="store_true", help="simulator in fast virtual time")
+    ap.add_argument("--seconds", type=float, help="stop after this many wall seconds")
+    args = ap.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    config = load(args.config)
+    return serve_forever(config, socket=args.socket, backend=args.backend, realtime=not args.fast,
+                         max_seconds=args.seconds, ready=lambda p: print(f"serving on {p}", flush=True))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,154 @@
+"""Acquisition loop: batching, conversion, tare, health, subscribers, process isolation."""
+import json
+import subprocess
+import sys
+import threading
+
+import numpy as np
+import pytest
+
+from rig.acquire import Acquisition, Batch, Health
+from rig.flags import Flag
+from rig.plate import SAMPLE_COLUMNS, ForceModel
+from tests.fakes import GEOM, FakeReader
+
+
+def model():
+    return ForceModel.nominal(GEOM, capacity_kg=50, sensitivity_mv_v=2.0)
+
+
+def collect(acq):
+    batches, health = [], []
+    acq.subscribe(lambda ev: (batches if ev.type == "batch" else health).append(ev))
+    return batches, health
+
+
+def test_batches_forces_and_cop_after_auto_tare():
+    reader = FakeReader(step_on_s=2.0, fz=700.0, x_m=0.05, y_m=-0.03)
+    acq = Acquisition(reader, model(), batch_ms=100)
+    batches, health = collect(acq)
+    acq.run(max_seconds=5.0)
+    assert acq.tared and acq.tare_info["n"] >= 79
+    np.testing.assert_allclose(acq.force_model.offsets_counts, [12_000, -8_000, 3_000, 20_000], atol=10)
+    rows = np.vstack([b.samples for b in batches])
+    assert rows.shape[1] == len(SAMPLE_COLUMNS)
+    # batches are ~100 ms: 8 samples at 80 Hz (the last one may be shorter)
+    sizes = [len(b.samples) for b in batches[:-1]]
+    assert set(sizes) <= {8, 9} and np.mean(sizes) == pytest.approx(8, abs=0.3)
+    assert [b.seq for b in batches] == list(range(len(batches)))
+    # stream time is monotonic, 12.5 ms apart, no sample lost after the tare second
+    t = rows[:, 0]
+    np.testing.assert_allclose(np.diff(t), 0.0125, atol=1e-9)
+    on = t >= 2.0
+    np.testing.assert_allclose(rows[on, 5], 700.0, atol=0.5)
+    np.testing.assert_allclose(rows[on, 6], 50.0, atol=0.5)
+    np.testing.assert_allclose(rows[on, 7], -30.0, atol=0.5)
+    # before stepping on: Fz ~ 0, COP undefined and flagged
+    assert np.all(np.abs(rows[~on, 5]) < 1.0)
+    assert np.all(np.isnan(rows[~on, 6])) and np.all(rows[~on, 8].astype(int) & Flag.UNLOADED)
+    # health once a second of stream time
+    assert 4 <= len(health) <= 5
+    h = health[-1].data
+    assert h["achieved_sps"] == pytest.approx(80, abs=0.5) and h["ok"], h["messages"]
+
+
+def test_invalid_frames_are_counted_never_converted():
+    reader = FakeReader(invalid_every=10)
+    acq = Acquisition(reader, model())
+    batches, health = collect(acq)
+    acq.run(max_seconds=4.0)
+    rows = np.vstack([b.samples for b in batches])
+    counts = np.vstack([b.counts for b in batches])
+    assert not np.any(rows[:, 8].astype(int) & Flag.INVALID)
+    assert not np.any(counts == 2**23 - 1)          # the garbage codes never reached the model
+    assert np.all(rows[rows[:, 0] >= 2.0, 5] < 710)
+    assert acq.invalid_frames == reader.invalid_sent
+    assert acq.converted + acq.invalid_frames + acq.tare_info["n"] == acq.frames
+    assert health[-1].data["invalid_frames"] == reader.invalid_sent
+    assert health[-1].data["invalid_frames_last_s"] == 8
+    assert any("invalid frames" in m for m in health[-1].data["messages"])
+
+
+def test_dead_chip_shows_in_health_within_a_second():
+    reader = FakeReader(dead_chip_from_s=2.5, dead_chip=3)
+    acq = Acquisition(reader, model())
+    _, health = collect(acq)
+    acq.run(max_seconds=5.0)
+    assert all(h.data["ok"] for h in health if h.data["t_s"] < 2.5)
+    first_bad = next(h.data for h in health if any("back-right" in m for m in h.data["messages"]))
+    assert first_bad["t_s"] <= 2.5 + 1.0 + 0.02
+    assert "back-right load cell not responding — check its cable" in first_bad["messages"]
+    chip = {c["name"]: c for c in health[-1].data["chips"]}
+    assert chip["br"]["ready"] is False and chip["fl"]["ready"] is True
+    assert not health[-1].data["ok"]
+
+
+def test_spikes_are_replaced_and_counted_in_health():
+    reader = FakeReader(glitches={250: (1, 2**20), 300: (2, -(2**19))})
+    acq = Acquisition(reader, model())
+    batches, health = collect(acq)
+    acq.run(max_seconds=5.0)
+    rows = np.vstack([b.samples for b in batches])
+    spikes = rows[rows[:, 8].astype(int) & Flag.SPIKE > 0]
+    assert len(spikes) == 2
+    np.testing.assert_allclose(spikes[:, 5], 700.0, atol=1.0)     # Fz is clean again
+    assert health[-1].data["spike_replacements"] == 2
+
+
+def test_waits_to_tare_while_someone_stands_on_the_plate():
+    reader = FakeReader(step_on_s=0.0)
+    reader.truth = lambda t_s: (700.0 + 20 * np.sin(2 * np.pi * 1.0 * t_s), 0.0, 0.0)
+    acq = Acquisition(reader, model())
+    batches, health = collect(acq)
+    acq.run(max_seconds=3.0)
+    assert not acq.tared and batches == []
+    assert any("step off the plate" in m for m in health[-1].data["messages"])
+
+
+def test_subscribe_unsubscribe_and_a_broken_subscriber():
+    acq = Acquisition(FakeReader(), model())
+    got = []
+    unsub = acq.subscribe(got.append)
+    acq.subscribe(lambda ev: 1 / 0)
+    acq.run(max_seconds=2.0)
+    n = len(got)
+    assert n > 0 and acq.subscriber_errors == n
+    unsub()
+    acq.run(max_seconds=3.0)
+    assert len(got) == n
+
+
+def test_thread_start_stop_and_messages_are_strict_json():
+    acq = Acquisition(FakeReader(), model())
+    seen = threading.Event()
+    msgs = []
+
+    def on(ev):
+        msgs.append(ev.to_message())
+        if len(msgs) > 30:
+            seen.set()
+    acq.subscribe(on)
+    acq.start()
+    assert seen.wait(10)
+    acq.stop()
+    assert not acq.running
+    for m in msgs:
+        json.dumps(m, allow_nan=False)   # NaN COP went out as null
+    b = next(m for m in msgs if m["type"] == "batch")
+    assert len(b["samples"][0]) == len(SAMPLE_COLUMNS) and len(b["counts"][0]) == 4
+    assert isinstance(Batch, type) and isinstance(Health({}).to_message(), dict)
+
+
+def test_acquisition_process_never_imports_flask(tmp_path):
+    code = (
+        "import sys, json\n"
+        "from rig import acquire, ipc, spike\n"
+        "from tests.fakes import FakeReader, GEOM\n"
+        "from rig.plate import ForceModel\n"
+        "a = acquire.Acquisition(FakeReader(), ForceModel.nominal(GEOM, 50, 2.0))\n"
+        "a.run(max_seconds=1.5)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug', 'jinja2', 'dashboard', 'waitress'))))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []
