@@ -46,3 +46,34 @@ def counts_to_cop(counts, offsets, scales, matrix, min_fz: float):
         np.ascontiguousarray(matrix, dtype=np.float64),
         float(min_fz),
     )
+
+
+# --- sway metrics kernels (rig.metrics calls these) -----------------------------------------
+
+SWAY_SUMMARY_FIELDS = reference.SWAY_SUMMARY_FIELDS
+
+
+def _f64(a):
+    return np.ascontiguousarray(a, dtype=np.float64)
+
+
+def sway_summary(x, y) -> dict[str, float]:
+    """Fused positional/dynamic summary of a COP trajectory, as a dict (see reference)."""
+    vals = _impl.sway_summary(_f64(x), _f64(y))
+    return dict(zip(SWAY_SUMMARY_FIELDS, (float(v) for v in vals)))
+
+
+def sample_entropy_counts(x, m: int, r: float) -> tuple[int, int]:
+    """(B, A) template-match counts for sample entropy (see reference)."""
+    b, a = _impl.sample_entropy_counts(_f64(x), int(m), float(r))
+    return int(b), int(a)
+
+
+def sway_density_counts(x, y, radius: float) -> np.ndarray:
+    """Per-sample neighbour counts for sway density (see reference)."""
+    return _impl.sway_density_counts(_f64(x), _f64(y), float(radius))
+
+
+def mean_square_displacement(x, max_lag: int) -> np.ndarray:
+    """Mean square displacement for lags 1 … max_lag (see reference)."""
+    return _impl.mean_square_displacement(_f64(x), int(max_lag))

@@ -33,3 +33,84 @@ def counts_to_cop(counts, offsets, scales, matrix, min_fz):
         cx = np.where(loaded, s[:, 1] / fz, np.nan)
         cy = np.where(loaded, s[:, 2] / fz, np.nan)
     return forces, fz, cx, cy
+
+
+# --- sway metrics kernels ------------------------------------------------------------------
+
+SWAY_SUMMARY_FIELDS = (
+    "mean_x", "mean_y", "sxx", "syy", "sxy", "min_x", "max_x", "min_y", "max_y",
+    "path", "path_x", "path_y", "sum_dist", "max_dist", "sum_dist2", "sum_triangle",
+    "sum_vx", "sum_vy", "svx", "svy",
+)
+
+
+def sway_summary(x, y):
+    """Fused O(N) summary of a COP trajectory; see rig._core.sway_summary for the fields."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in length ({x.size} vs {y.size})")
+    if x.size < 2:
+        raise ValueError("need at least 2 samples")
+    mx, my = x.mean(), y.mean()
+    cx, cy = x - mx, y - my
+    dx, dy = np.diff(x), np.diff(y)
+    d = np.hypot(cx, cy)
+    return np.array([
+        mx, my, np.sum(cx * cx), np.sum(cy * cy), np.sum(cx * cy),
+        x.min(), x.max(), y.min(), y.max(),
+        np.sum(np.hypot(dx, dy)), np.sum(np.abs(dx)), np.sum(np.abs(dy)),
+        d.sum(), d.max(), np.sum(cx * cx + cy * cy),
+        np.sum(np.abs(cx[:-1] * cy[1:] - cx[1:] * cy[:-1])),
+        dx.sum(), dy.sum(), np.sum((dx - dx.mean()) ** 2), np.sum((dy - dy.mean()) ** 2),
+    ])
+
+
+def sample_entropy_counts(x, m, r):
+    """Template-match counts (B, A) for SampEn by brute force over all pairs i < j.
+
+    Templates x[i:i+m], i = 0 … N-m-1; Chebyshev distance <= r. See rig._core.
+    """
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    nt = n - m
+    if m < 1:
+        raise ValueError("m must be >= 1")
+    if nt < 2:
+        raise ValueError(f"need more than m+1 = {m + 1} samples, got {n}")
+    emb = np.lib.stride_tricks.sliding_window_view(x, m + 1)[:nt]
+    B = A = 0
+    for i in range(nt - 1):
+        dist = np.abs(emb[i + 1:] - emb[i])
+        dm = dist[:, :m].max(axis=1) <= r
+        B += int(dm.sum())
+        A += int((dm & (dist[:, m] <= r)).sum())
+    return B, A
+
+
+def sway_density_counts(x, y, radius):
+    """Per-sample count of the unbroken run of neighbours within `radius` (i excluded)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if x.shape != y.shape:
+        raise ValueError(f"x and y differ in length ({x.size} vs {y.size})")
+    n = x.size
+    out = np.zeros(n, dtype=np.int64)
+    r2 = radius * radius
+    for i in range(n):
+        inside = (x - x[i]) ** 2 + (y - y[i]) ** 2 <= r2
+        after = inside[i + 1:]
+        before = inside[:i][::-1]
+        fa = np.argmin(after) if not after.all() else after.size
+        fb = np.argmin(before) if not before.all() else before.size
+        out[i] = fa + fb
+    return out
+
+
+def mean_square_displacement(x, max_lag):
+    """msd[k-1] = mean_i (x[i+k] - x[i])² for k = 1 … max_lag."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.size
+    if max_lag < 1 or max_lag >= n:
+        raise ValueError(f"max_lag must be in 1 … {n - 1}, got {max_lag}")
+    return np.array([np.mean((x[k:] - x[:-k]) ** 2) for k in range(1, max_lag + 1)])
