@@ -74,15 +74,16 @@ class StepResult:
 
 
 def grid_positions(n: int, geometry) -> list[tuple[str, float, float]]:
-    """Grid spots (label, x_mm, y_mm): from hardware/grid.py when present, else an n×n grid
-    at 80 % of the cell rectangle, rows A (front) .. , columns 1 (left) .., 5 mm rounded."""
+    """Grid spots (label, x_mm, y_mm): from hardware/grid.py (the printed template) when it is
+    importable, else the same layout computed here: an n×n grid 60 mm (ML) and 50 mm (AP)
+    inside the cell rectangle, row A at the front, column 1 at the left."""
     try:
         from hardware.grid import grid_positions as hw  # type: ignore[import-not-found]
         return [(str(lab), float(x), float(y)) for lab, x, y in hw(n)]
     except ImportError:
         pass
-    hx = 5 * round(0.8 * geometry.half_ml_m * 1000 / 5)
-    hy = 5 * round(0.8 * geometry.half_ap_m * 1000 / 5)
+    hx = geometry.half_ml_m * 1000 - 60
+    hy = geometry.half_ap_m * 1000 - 50
     xs = np.linspace(-hx, hx, n)
     ys = np.linspace(hy, -hy, n)
     return [(f"{'ABCDE'[r]}{c + 1}", float(xs[c]), float(ys[r])) for r in range(n) for c in range(n)]
@@ -137,7 +138,10 @@ class CalibrationFlow:
             steps.append(Step("place", "gain", lab, x / 1000, y / 1000,
                               f"Put the {m} mass on {where}, centred, and let go."))
         if self.grid != "none":
+            taken = [(x, y) for _, x, y in gain_positions(self.geometry)]
             for lab, x, y in grid_positions(int(self.grid), self.geometry):
+                if any(abs(x - tx) < 1 and abs(y - ty) < 1 for tx, ty in taken):
+                    continue          # the centre was measured already (3x3 B2, 5x5 C3)
                 steps.append(Step("place", "grid", lab, x / 1000, y / 1000,
                                   f"Put the {m} mass on grid mark {lab} ({x:+.0f}, {y:+.0f} mm), centred, and let go."))
         steps.append(Step("end_tare", "tare", "empty-end", instruction="Take the mass off and leave the plate empty."))

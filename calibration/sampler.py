@@ -112,3 +112,25 @@ class ArraySampler:
         if sl.start >= len(self.t):
             raise EOFError("recording exhausted")
         return self.t[sl], self.c[sl]
+
+
+class ChunkSampler:
+    """Pulls chunks ``next_chunk() -> (t_s, counts)`` (e.g. the acquisition's batches, whose
+    ``counts`` are the raw counts) until ``seconds`` are covered: how the dashboard drives the
+    flow without touching the pins."""
+
+    def __init__(self, next_chunk: Callable, rate_sps: float = 80.0):
+        self._next = next_chunk
+        self.rate_sps = float(rate_sps)
+        self._t = np.empty(0)
+        self._c = np.empty((0, 4))
+
+    def read(self, seconds: float):
+        n = max(1, int(round(seconds * self.rate_sps)))
+        while len(self._t) < n:
+            t, c = self._next()
+            self._t = np.concatenate([self._t, np.asarray(t, float)])
+            self._c = np.vstack([self._c, np.asarray(c, float).reshape(-1, 4)])
+        t, c = self._t[:n], self._c[:n]
+        self._t, self._c = self._t[n:], self._c[n:]
+        return t, c

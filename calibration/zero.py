@@ -12,8 +12,9 @@ Warnings (``tracker.warnings``, also returned by ``update``):
   the zero has moved more than a calibration's tare should allow; recalibrate;
 * creep: the first re-tare after a load changes the total zero by more than
   ``creep_warn_pct`` (default 0.2 %) of that load: a cell is creeping (overloaded, damaged);
-* a plate that looks empty but reads above ``unloaded_n`` can never be re-tared: reported
-  as drift beyond the tracking range after ``stuck_s`` seconds of stillness.
+
+A zero that has drifted beyond ``unloaded_n`` is never re-tared (it cannot be told apart from
+a light object left on the plate); the drift warning fires long before that.
 """
 from __future__ import annotations
 

@@ -34,3 +34,6 @@ def load_config(ctx: click.Context):
 from rig.config_cli import config_group, status  # noqa: E402
 main.add_command(config_group)
 main.add_command(status)
+from calibration.cli import calibrate, check  # noqa: E402
+main.add_command(calibrate)
+main.add_command(check)

@@ -1,0 +1,241 @@
+"""``rig calibrate`` and ``rig check``: the guided calibration and the one-minute verification.
+
+Both run on a *session*: a sampler (where counts come from) and, for the simulator, an
+operator that moves the mass when asked. ``open_session`` picks it: a factory a caller put in
+``ctx.obj["calibration_session"]`` (tests, the dashboard), the simulator when the GPIO
+backend is ``sim``, else the HX711 driver on the configured pins.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import click
+import numpy as np
+
+from calibration import fileformat
+from calibration.sampler import Sampler
+
+
+@dataclass
+class Session:
+    sampler: Sampler
+    place: Callable | None = None       #: place(mass_kg, x_m, y_m): the simulated operator
+    clear: Callable | None = None       #: clear(): take everything off
+    close: Callable | None = None
+    description: str = ""
+
+
+def open_session(ctx: click.Context, config) -> Session:
+    factory = (ctx.find_root().obj or {}).get("calibration_session")
+    if factory is not None:
+        return factory(config)
+    if config.gpio.backend == "sim":
+        from calibration.simsession import sim_session
+        return sim_session(config)
+    # On a Pi the acquisition service owns the pins: stop it first (`systemctl stop stepplate-acquire`).
+    from calibration.sampler import FrameSampler
+    from rig.gpio.select import open_backend
+    from rig.hx711 import HX711Array
+    backend, _reason = open_backend(None, config)
+    arr = HX711Array(backend, rate_sps=config.hx711.rate_sps, gain=config.hx711.gain,
+                     max_clock_high_us=config.hx711.max_clock_high_us)
+    return Session(FrameSampler(arr.read_frame, config.hx711.rate_sps), close=arr.close,
+                   description=f"HX711 on {backend.name}")
+
+
+def _operator_ready(yes: bool, what: str = "Press Enter when ready") -> None:
+    if not yes:
+        click.prompt(f"  {what}", default="", show_default=False, prompt_suffix=" > ")
+
+
+def _previous_model(path: Path, config):
+    from calibration.loader import force_model_from_dict
+    try:
+        return force_model_from_dict(fileformat.load(path), config)
+    except (FileNotFoundError, fileformat.CalibrationFileError):
+        return None
+
+
+def _do_step(flow, step, session: Session, yes: bool):
+    from calibration.flow import StepError
+    while True:
+        if session.place is not None:
+            if step.needs_mass:
+                session.place(flow.mass_kg, step.x_m, step.y_m)
+            elif session.clear is not None:
+                session.clear()
+        _operator_ready(yes)
+        try:
+            return flow.run_step(step)
+        except StepError as exc:
+            click.echo(f"  ✗ {exc}")
+            if yes or not click.confirm("  Try this step again?", default=True):
+                raise
+
+
+@click.command()
+@click.option("--mass-kg", type=click.FloatRange(0.5, 200), default=None,
+              help="The known mass you will place, in kg (asked for when omitted).")
+@click.option("--grid", type=click.Choice(["3", "5", "none"]), default="3", show_default=True,
+              help="Grid of marked positions after the corners and centre (template in hardware/).")
+@click.option("--output", type=click.Path(dir_okay=False), default=None,
+              help="Calibration file (default: <data_dir>/calibration.json).")
+@click.option("--measure-s", type=click.FloatRange(0.5, 30), default=3.0, show_default=True,
+              help="Averaging time at each position, seconds.")
+@click.option("--yes", is_flag=True, help="Do not wait for Enter at each step (simulator, scripted runs); "
+              "a failed step or a failed result then stops without saving.")
+@click.pass_context
+def calibrate(ctx, mass_kg, grid, output, measure_s, yes):
+    """Guided calibration: tare, gains (mass over each cell and the centre), optional grid fit.
+
+    Nothing is written until every step is done and the result is shown; the previous
+    calibration is kept as calibration.prev.json and in calibration-history/.
+    """
+    from calibration.flow import CalibrationFlow, StepError, report_lines
+    from rig.cli import load_config
+    config = load_config(ctx)
+    path = Path(output) if output else fileformat.default_path(config)
+    if mass_kg is None:
+        mass_kg = click.prompt("Known mass you will use (kg)", type=click.FloatRange(0.5, 200))
+    session = open_session(ctx, config)
+    flow = CalibrationFlow(config, session.sampler, mass_kg=mass_kg, grid=grid, measure_s=measure_s,
+                           previous=_previous_model(path, config))
+    n_place = sum(s.needs_mass for s in flow.steps)
+    click.echo(f"Calibrating {config.plate.name} with {mass_kg:g} kg, {n_place} positions "
+               f"(about {len(flow.steps) * 15 // 60 + 1} min). Lay the template on the plate, axes on the centre lines.")
+    try:
+        for i, step in enumerate(flow.steps, 1):
+            click.echo(f"[{i}/{len(flow.steps)}] {step.instruction}")
+            res = _do_step(flow, step, session, yes)
+            click.echo(f"  ✓ {res.message}")
+        cal = flow.finish()
+    except (StepError, click.Abort, KeyboardInterrupt, EOFError) as exc:
+        click.echo(f"\nCalibration stopped{': ' + str(exc) if str(exc) else ''}. Nothing was written; "
+                   f"{'the previous calibration stays in force' if path.exists() else 'no calibration is in force'}.",
+                   err=True)
+        ctx.exit(1)
+    finally:
+        if session.close:
+            session.close()
+    for line in report_lines(cal):
+        click.echo(line)
+    if not cal["result"]["passed"]:
+        if yes or not click.confirm("The calibration FAILED its limits. Save it anyway?", default=False):
+            click.echo("Not saved; " + ("the previous calibration stays in force." if path.exists()
+                                        else "no calibration is in force."), err=True)
+            ctx.exit(1)
+    had_previous = path.exists()
+    fileformat.save(cal, path)
+    click.echo(f"Saved {path}" + (f" (previous kept as {path.parent / fileformat.PREV_FILENAME})" if had_previous else ""))
+
+
+#: `rig check` passes when within these (or the calibration's own worst-case limits if looser).
+CHECK_FZ_PCT = 1.0
+CHECK_COP_MM = 3.0
+
+
+def spot_position(label: str, config, grid: str = "3") -> tuple[float, float]:
+    from calibration.flow import gain_positions, grid_positions
+    geo = config.geometry()
+    spots = {lab.upper(): (x, y) for lab, x, y in gain_positions(geo)}
+    if grid != "none":
+        spots.update({lab.upper(): (x, y) for lab, x, y in grid_positions(int(grid), geo)})
+    try:
+        x, y = spots[label.upper()]
+    except KeyError:
+        raise click.BadParameter(f"unknown spot {label!r}; known: {', '.join(sorted(spots))}",
+                                 param_hint="--at") from None
+    return x / 1000, y / 1000
+
+
+@click.command()
+@click.option("--mass-kg", type=click.FloatRange(0.5, 200), default=None, help="The known mass, kg.")
+@click.option("--at", "spot", default="C", show_default=True,
+              help="Marked spot: C (centre), FL/FR/BL/BR (cells) or a grid label such as B2.")
+@click.option("--grid", type=click.Choice(["3", "5", "none"]), default="3", show_default=True,
+              help="Which template the grid label refers to.")
+@click.option("--calibration", "cal_path", type=click.Path(dir_okay=False), default=None,
+              help="Calibration file (default: <data_dir>/calibration.json).")
+@click.option("--measure-s", type=click.FloatRange(0.5, 30), default=5.0, show_default=True)
+@click.option("--yes", is_flag=True, help="Do not wait for Enter.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@click.pass_context
+def check(ctx, mass_kg, spot, grid, cal_path, measure_s, yes, as_json):
+    """One-minute verification: one known mass at one marked spot against the calibration."""
+    from calibration.loader import age_warning, check_plate, force_model_from_dict
+    from calibration.flow import StepError, nominal_model
+    from calibration.model import LinearFit
+    from calibration.sampler import NotStable, measure, settle
+    from rig.cli import load_config
+    from rig.plate import G
+    config = load_config(ctx)
+    path = Path(cal_path) if cal_path else fileformat.default_path(config)
+    try:
+        cal = fileformat.load(path)
+        check_plate(cal, config)
+    except (FileNotFoundError, fileformat.CalibrationFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    model = force_model_from_dict(cal, config)
+    x_true, y_true = spot_position(spot, config, grid)
+    if mass_kg is None:
+        mass_kg = click.prompt("Known mass you will use (kg)", type=click.FloatRange(0.5, 200))
+    warn_age = age_warning(cal, config)
+    session = open_session(ctx, config)
+    g_nom = nominal_model(config).n_per_count
+    try:
+        click.echo("[1/2] Clear the plate completely and do not touch it.")
+        if session.clear:
+            session.clear()
+        _operator_ready(yes)
+        settle(session.sampler, g_nom, tol_n=0.5)
+        zero = measure(session.sampler, 3.0).mean_counts
+        fz0 = mass_kg * G
+        click.echo(f"[2/2] Put the {mass_kg:g} kg mass on mark {spot.upper()} "
+                   f"({x_true * 1000:+.0f}, {y_true * 1000:+.0f} mm), centred, and let go.")
+        if session.place:
+            session.place(mass_kg, x_true, y_true)
+        _operator_ready(yes)
+        settle(session.sampler, g_nom, tol_n=max(0.3, 0.002 * fz0))
+        m = measure(session.sampler, measure_s)
+    except (NotStable, StepError) as exc:
+        raise click.ClickException(f"{exc}; check not completed") from None
+    finally:
+        if session.close:
+            session.close()
+    fit = LinearFit(model.matrix, model.correction)
+    fz, x, y = (float(v[0]) for v in fit.predict(((m.mean_counts - zero) * model.n_per_count)[None, :]))
+    fz_err_pct = (fz - fz0) / fz0 * 100
+    cop_err_mm = float(np.hypot(x - x_true, y - y_true) * 1000)
+    lim_fz = max(CHECK_FZ_PCT, cal["limits"]["fz_max_pct"])
+    lim_cop = max(CHECK_COP_MM, cal["limits"]["cop_max_mm"])
+    passed = abs(fz_err_pct) <= lim_fz and cop_err_mm <= lim_cop
+    zero_drift_n = (zero - model.offsets_counts) * model.n_per_count
+    result = {"checked_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+              "calibration_utc": cal["created_utc"], "spot": spot.upper(), "mass_kg": mass_kg,
+              "x_mm": x_true * 1000, "y_mm": y_true * 1000, "fz_n": fz, "fz_expected_n": fz0,
+              "fz_err_pct": fz_err_pct, "fz_err_n": fz - fz0, "cop_x_mm": x * 1000, "cop_y_mm": y * 1000,
+              "cop_err_mm": cop_err_mm, "limit_fz_pct": lim_fz, "limit_cop_mm": lim_cop,
+              "zero_drift_n": [float(v) for v in zero_drift_n], "passed": passed,
+              "warnings": [w for w in [warn_age] if w]}
+    try:
+        log = path.parent / "calibration-checks.jsonl"
+        with open(log, "a", encoding="utf-8") as f:
+            f.write(json.dumps(result) + "\n")
+    except OSError:
+        pass
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo(f"Fz {fz:.1f} N for {fz0:.1f} N: error {fz_err_pct:+.2f} % ({fz - fz0:+.2f} N), limit ±{lim_fz} %")
+        click.echo(f"COP ({x * 1000:+.1f}, {y * 1000:+.1f}) mm for ({x_true * 1000:+.1f}, {y_true * 1000:+.1f}): "
+                   f"error {cop_err_mm:.2f} mm, limit {lim_cop} mm")
+        click.echo("Zero drift since calibration: " + ", ".join(f"{v:+.2f} N" for v in zero_drift_n))
+        for w in result["warnings"]:
+            click.echo(f"warning: {w}")
+        click.echo("CHECK PASSED" if passed else "CHECK FAILED: recalibrate (`rig calibrate`)")
+    if not passed:
+        ctx.exit(1)
