@@ -162,7 +162,7 @@ def test_skew_changes_the_period():
     assert fast.period_ns == 12_487_500
     assert slow.period_ns == 12_512_500
     assert fast.next_ready_ns(1) == 12_487_500
-    assert fast.dout(12_487_500) == 0 and slow.dout(12_487_500) == 0    # conversion 0 (t=0), unread
+    assert fast.dout(12_487_500) == 0 and slow.dout(12_400_000) == 0    # unread data
     assert slow.dout(12_500_000) == 1                                   # ... withdrawn
     assert slow.dout(12_512_499) == 1 and slow.dout(12_512_500) == 0    # conversion 1
     shift(slow, 12_512_500)
