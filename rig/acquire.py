@@ -36,6 +36,12 @@ log = logging.getLogger("rig.acquire")
 
 CORNER_NAMES = {"fl": "front-left", "fr": "front-right", "bl": "back-left", "br": "back-right"}
 _OK_STATES = {"ok", "ready", "running", "reading", "good", "idle"}
+#: human advice per driver chip state (rig.hx711); anything else gets a generic line
+_ADVICE = {
+    "not responding": "not responding — check its cable",
+    "stuck low": "data line stuck low — check the DOUT wire and the board's 3.3 V/GND",
+    "saturated": "reading full scale — overloaded, or a cell wired with its signal pair reversed",
+}
 
 
 @dataclass
@@ -381,6 +387,8 @@ class Acquisition:
             dead = i < len(runs) and runs[i] >= dead_after
             if dead or (not ready and state.lower() not in _OK_STATES):
                 msg = f"{long} load cell not responding — check its cable"
+            elif state.lower() in _ADVICE:
+                msg = f"{long} load cell {_ADVICE[state.lower()]}"
             elif state.lower() not in _OK_STATES:
                 err = d.get("last_error") or state
                 msg = f"{long} load cell: {err} — check its cable and solder joints"

@@ -1,0 +1,106 @@
+"""Minimal dashboard: factory, live page, status JSON and the SSE stream."""
+import json
+import threading
+
+import pytest
+
+from dashboard import create_app
+from rig.acquire import Acquisition
+from rig.ipc import FakeLiveSource, InProcessLiveSource
+from rig.plate import ForceModel
+from tests.fakes import GEOM, FakeReader
+
+HELLO = {"rate_hz": 80, "columns": [], "plate": "stepplate-1", "backend": "sim",
+         "geometry": {"cell_x_m": [-0.22, 0.22, -0.22, 0.22], "cell_y_m": [0.17, 0.17, -0.17, -0.17]}}
+
+
+@pytest.fixture
+def fake():
+    return FakeLiveSource(HELLO)
+
+
+@pytest.fixture
+def app(tmp_path, fake):
+    return create_app({"TESTING": True, "LIVE_SOURCE": fake, "INSTANCE_PATH": str(tmp_path),
+                       "LIVE_SSE_MAX_SECONDS": 1.0, "LIVE_SSE_INTERVAL_S": 0.05})
+
+
+def test_factory_uses_the_instance_folder_for_its_secret(tmp_path, fake):
+    a = create_app({"LIVE_SOURCE": fake, "INSTANCE_PATH": str(tmp_path)})
+    b = create_app({"LIVE_SOURCE": fake, "INSTANCE_PATH": str(tmp_path)})
+    assert a.config["SECRET_KEY"] == b.config["SECRET_KEY"] == (tmp_path / "secret_key").read_text()
+    assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
+
+
+def parse_sse(text):
+    events = []
+    for block in text.split("\n\n"):
+        lines = [ln for ln in block.splitlines() if ln and not ln.startswith(":")]
+        name = next((ln[7:] for ln in lines if ln.startswith("event: ")), "message")
+        data = [ln[6:] for ln in lines if ln.startswith("data: ")]
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
+
+
+def test_live_page_is_self_contained(app):
+    r = app.test_client().get("/")
+    assert r.status_code == 200
+    html = r.get_data(as_text=True)
+    assert "<canvas" in html and "live/live.js" in html
+    assert "http://" not in html and "https://" not in html     # no CDN
+    js = app.test_client().get("/static/live/live.js").get_data(as_text=True)
+    assert "EventSource(\"/api/live/stream\")" in js
+
+
+def test_status_json(app, fake):
+    fake.publish({"type": "health", "achieved_sps": 79.9, "ok": True, "invalid_frames": 2, "chips": [
+        {"name": "br", "corner": "back-right", "ready": False, "message": "back-right load cell not responding — check its cable"}],
+        "messages": ["back-right load cell not responding — check its cable"]})
+    st = app.test_client().get("/api/status").get_json()
+    assert st["connected"] and st["backend"] == "sim" and st["rate_hz"] == 80
+    assert st["achieved_sps"] == 79.9 and st["invalid_frames"] == 2
+    assert st["chips"][0]["ready"] is False and "back-right" in st["messages"][0]
+
+
+def test_tare_command_goes_to_the_live_source(app, fake):
+    assert app.test_client().post("/api/live/tare").status_code == 200
+    assert fake.commands == ["tare"]
+
+
+def test_sse_stream_batches_samples(app, fake):
+    client = app.test_client()
+    resp = client.get("/api/live/stream", buffered=False)
+    assert resp.mimetype == "text/event-stream"
+    # the view subscribed: publish 3 batches of 8 samples and a health report
+    for seq in range(3):
+        fake.publish({"type": "batch", "seq": seq, "samples": [
+            [seq * 0.1 + i / 80, 1, 2, 3, 4, 700.0 + seq, 5.0, None, 0] for i in range(8)]})
+    fake.publish({"type": "health", "achieved_sps": 80.0, "ok": True})
+    text = b"".join(resp.response).decode()
+    resp.close()
+    assert text.startswith("retry: 2000")
+    events = parse_sse(text)
+    assert events[0][0] == "status" and events[0][1]["backend"] == "sim"
+    data = [d for name, d in events if name == "message"]
+    assert data and sum(len(d["t_s"]) for d in data) == 24
+    assert data[0]["fz_n"][0] == 700.0 and data[0]["cop_ap_mm"][0] is None
+    assert any(name == "health" for name, _ in events)
+    assert len(fake._subs) == 0          # the stream unsubscribed when it ended
+
+
+def test_sse_from_an_in_process_acquisition(tmp_path):
+    acq = Acquisition(FakeReader(step_on_s=1.5), ForceModel.nominal(GEOM, 50, 2.0))
+    live = InProcessLiveSource(acq)
+    app = create_app({"TESTING": True, "LIVE_SOURCE": live, "SECRET_KEY": "t", "LIVE_SSE_MAX_SECONDS": 1.5,
+                      "INSTANCE_PATH": str(tmp_path)})
+    resp = app.test_client().get("/api/live/stream", buffered=False)
+    t = threading.Thread(target=acq.run, kwargs={"max_seconds": 4.0})
+    t.start()
+    text = b"".join(resp.response).decode()
+    t.join()
+    events = parse_sse(text)
+    data = [d for name, d in events if name == "message"]
+    fz = [v for d in data for v in d["fz_n"]]
+    assert len(fz) > 80 and max(fz) == pytest.approx(700, abs=1)
+    assert app.test_client().get("/api/status").get_json()["achieved_sps"] == pytest.approx(80, abs=1)
