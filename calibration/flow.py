@@ -31,8 +31,8 @@ from rig.plate import G, ForceModel
 
 #: Pass/fail limits stated to the clinician (held-out errors where a grid was measured).
 LIMITS = {
-    "cop_rms_mm": 1.5,            #: COP error, RMS over held-out positions
-    "cop_max_mm": 3.0,            #: COP error, worst held-out position
+    "cop_rms_mm": 2.0,            #: COP error, RMS over held-out positions (published: 0.5-2 mm)
+    "cop_max_mm": 4.0,            #: COP error, worst held-out position
     "fz_rms_pct": 0.5,            #: vertical force error, RMS
     "fz_max_pct": 1.0,            #: vertical force error, worst
     "gain_vs_nominal_pct": 15.0,  #: a cell further than this from its datasheet gain is suspect
@@ -314,7 +314,10 @@ def _fl(a) -> list[float]:
 
 
 def cell_offsets_mm(cal: dict):
-    """Effective cell positions (the fitted matrix's moment rows) minus the drawing's, mm."""
+    """Effective cell positions (the fitted matrix's moment rows) minus the drawing's, mm.
+
+    For engineers: "effective" because unequal cell stiffness shifts them too (a stiffer cell
+    carries more of the twist), so they are not the bolt positions."""
     a, b = cal["plate"]["cell_spacing_ml_mm"] / 2, cal["plate"]["cell_spacing_ap_mm"] / 2
     nom_x, nom_y = np.array([-a, a, -a, a]), np.array([b, b, -b, -b])
     m = np.array(cal["model"]["matrix"])
@@ -332,8 +335,6 @@ def report_lines(cal: dict) -> list[str]:
              f"  Fit residuals: Fz RMS {fr['fz_rms_pct']:.2f} %, COP RMS {fr['cop_rms_mm']:.2f} mm",
              "  Cell gains vs datasheet: " + ", ".join(f"{c} {v:+.1f} %" for c, v in
                                                      zip(CORNERS, cal["gains"]["vs_nominal_pct"])),
-             "  Cell positions vs drawing (x, y mm): " + ", ".join(
-                 f"{c} {dx:+.1f} {dy:+.1f}" for c, dx, dy in zip(CORNERS, *cell_offsets_mm(cal))),
              "  Zero drift during session: " + ", ".join(f"{c} {v:+.2f} N" for c, v in
                                                        zip(CORNERS, cal["tare"]["drift_n"]))]
     lim = cal["limits"]
