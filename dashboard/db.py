@@ -21,6 +21,7 @@ from pathlib import Path
 
 import click
 from flask import Flask, current_app, g
+from flask.cli import with_appcontext
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
@@ -126,6 +127,7 @@ def create_clinician(db: Session, username: str, password: str, is_admin: bool =
 
 @click.command("db-upgrade")
 @click.argument("revision", default="head")
+@with_appcontext
 def db_upgrade_command(revision: str) -> None:
     """Apply the database migrations (Alembic) up to REVISION (default: head)."""
     upgrade(database().engine, revision)
@@ -135,6 +137,7 @@ def db_upgrade_command(revision: str) -> None:
 @click.command("create-admin")
 @click.option("--username", prompt=True)
 @click.password_option()
+@with_appcontext
 def create_admin_command(username: str, password: str) -> None:
     """Create an administrator account (the first run has no default password)."""
     try:

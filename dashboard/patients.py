@@ -1,0 +1,254 @@
+"""Patients: list, create, edit, notes, and the history page (timeline, trends with the MDC
+band and "real change" labels)."""
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timezone
+
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from sqlalchemy import func, select
+from wtforms import FloatField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Regexp
+
+from dashboard import measures, protocols, units
+from dashboard.auth import clinic_gate
+from dashboard.db import get_db
+from dashboard.models import ClinicSession, Note, Patient, Result, Trial
+from dashboard.settings import get_setting
+
+bp = Blueprint("patients", __name__, url_prefix="/patients")
+bp.before_request(clinic_gate)
+
+
+class PatientForm(FlaskForm):
+    code = StringField("Pseudonymous ID", validators=[
+        DataRequired(), Length(max=40),
+        Regexp(r"^[A-Za-z0-9._-]+$", message="letters, digits, '.', '_' and '-' only (no names)")])
+    body_mass_kg = FloatField("Body mass (kg)", validators=[DataRequired(), NumberRange(min=10, max=400)])
+    dominant_leg = SelectField("Dominant leg", choices=[("right", "Right"), ("left", "Left"), ("unknown", "Unknown")])
+    notes = TextAreaField("Notes", validators=[Length(max=5000)])
+
+
+class NoteForm(FlaskForm):
+    text = TextAreaField("Note", validators=[DataRequired(), Length(max=5000)])
+
+
+class NewSessionForm(FlaskForm):
+    protocol = SelectField("Protocol")
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        self.protocol.choices = [(p.name, p.title) for p in protocols.available()]
+
+
+def _patient_or_404(patient_id: int) -> Patient:
+    p = get_db().get(Patient, patient_id)
+    if p is None:
+        abort(404)
+    return p
+
+
+@bp.route("/")
+def index():
+    db = get_db()
+    q = request.args.get("q", "").strip()
+    last = (select(ClinicSession.patient_id, func.max(ClinicSession.started_at).label("last"),
+                   func.count(ClinicSession.id).label("n")).group_by(ClinicSession.patient_id).subquery())
+    stmt = select(Patient, last.c.last, last.c.n).outerjoin(last, last.c.patient_id == Patient.id)
+    if q:
+        stmt = stmt.where(Patient.code.ilike(f"%{q}%"))
+    rows = db.execute(stmt.order_by(Patient.code)).all()
+    return render_template("patients/index.html", rows=rows, q=q)
+
+
+@bp.route("/new", methods=["GET", "POST"])
+def create():
+    db = get_db()
+    form = PatientForm()
+    if form.validate_on_submit():
+        code = form.code.data.strip()
+        if db.scalar(select(Patient).where(Patient.code == code)) is not None:
+            form.code.errors.append("this ID is already used")
+        else:
+            p = Patient(code=code, body_mass_kg=form.body_mass_kg.data, dominant_leg=form.dominant_leg.data,
+                        notes=form.notes.data or "")
+            db.add(p)
+            db.commit()
+            flash(f"Patient {p.code} created.", "success")
+            return redirect(url_for("patients.detail", patient_id=p.id))
+    return render_template("patients/form.html", form=form, patient=None)
+
+
+@bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
+def edit(patient_id: int):
+    db = get_db()
+    p = _patient_or_404(patient_id)
+    form = PatientForm(obj=p)
+    if form.validate_on_submit():
+        code = form.code.data.strip()
+        other = db.scalar(select(Patient).where(Patient.code == code, Patient.id != p.id))
+        if other is not None:
+            form.code.errors.append("this ID is already used")
+        else:
+            form.populate_obj(p)
+            p.code = code
+            db.commit()
+            flash("Saved.", "success")
+            return redirect(url_for("patients.detail", patient_id=p.id))
+    return render_template("patients/form.html", form=form, patient=p)
+
+
+@bp.route("/<int:patient_id>/notes", methods=["POST"])
+def add_note(patient_id: int):
+    db = get_db()
+    p = _patient_or_404(patient_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        db.add(Note(patient_id=p.id, clinician_id=current_user.id, text=form.text.data))
+        db.commit()
+        flash("Note added.", "success")
+    else:
+        flash("A note cannot be empty.", "error")
+    return redirect(url_for("patients.detail", patient_id=p.id) + "#notes")
+
+
+@bp.route("/<int:patient_id>/sessions", methods=["POST"])
+def new_session(patient_id: int):
+    db = get_db()
+    p = _patient_or_404(patient_id)
+    form = NewSessionForm()
+    if not form.validate_on_submit():
+        abort(400)
+    s = ClinicSession(patient_id=p.id, clinician_id=current_user.id, protocol=form.protocol.data)
+    db.add(s)
+    db.commit()
+    return redirect(url_for("trials.run", session_id=s.id))
+
+
+# --- history ---------------------------------------------------------------------------
+
+def history(patient: Patient) -> dict:
+    """Sessions timeline + per (protocol, side, measure) series with MDC labels, in one query.
+
+    Each session contributes the mean of its accepted ("ok") trials per side. The first
+    session of a series is its baseline; later points are labelled against baseline ± MDC.
+    """
+    db = get_db()
+    rows = db.execute(
+        select(ClinicSession.id, ClinicSession.started_at, ClinicSession.protocol, Trial.side,
+               Result.key, func.avg(Result.value))
+        .join(Trial, Trial.session_id == ClinicSession.id)
+        .join(Result, Result.trial_id == Trial.id)
+        .where(ClinicSession.patient_id == patient.id, Trial.status == "ok")
+        .group_by(ClinicSession.id, ClinicSession.started_at, ClinicSession.protocol, Trial.side, Result.key)
+        .order_by(ClinicSession.started_at)).all()
+    overrides = get_setting("mdc_overrides", {}) or {}
+    series: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
+    for sid, started, proto, side, key, value in rows:
+        series[(proto, key)][side].append((started, sid, float(value)))
+    trends = []
+    for (proto, key), by_side in series.items():
+        mdc, lower_better = measures.mdc_for(key, overrides)
+        sides = {}
+        for side, pts in sorted(by_side.items()):
+            base = pts[0][2]
+            labelled = []
+            for i, (t, sid, v) in enumerate(pts):
+                lab = measures.classify(None if i == 0 else base, v, mdc, lower_better)
+                labelled.append({"t": t, "session_id": sid, "value": v, "label": lab.label, "delta": lab.delta})
+            sides[side] = {"baseline": base, "points": labelled}
+        trends.append({"protocol": proto, "key": key, "mdc": mdc, "lower_is_better": lower_better,
+                       "sides": sides, "headline": key in measures.HEADLINE})
+    order = {k: i for i, k in enumerate(measures.HEADLINE)}
+    trends.sort(key=lambda tr: (tr["protocol"], order.get(tr["key"], 99), tr["key"]))
+    return {"trends": trends}
+
+
+SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "both": "#2ca02c"}
+LABEL_COLOURS = {"real improvement": "#2ca02c", "real decline": "#d62728"}
+
+
+def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 170) -> str:
+    """A small server-side SVG: one line per side, baseline ± MDC band, labelled points."""
+    key = trend["key"]
+    pts_all = [p for s in trend["sides"].values() for p in s["points"]]
+    conv = lambda v: units.to_display(key, v, body_mass_kg)  # noqa: E731
+    vals = [conv(p["value"]) for p in pts_all if conv(p["value"]) is not None]
+    if not vals:
+        return ""
+    bands = []
+    for side, s in trend["sides"].items():
+        if trend["mdc"] is not None:
+            lo, hi = conv(s["baseline"] - trend["mdc"]), conv(s["baseline"] + trend["mdc"])
+            if lo is not None and hi is not None:
+                bands.append((side, min(lo, hi), max(lo, hi)))
+                vals += [lo, hi]
+    ts = [p["t"].timestamp() for p in pts_all]
+    t0, t1 = min(ts), max(ts)
+    v0, v1 = min(vals), max(vals)
+    if t1 == t0:
+        t1 = t0 + 1
+    if v1 == v0:
+        v1 = v0 + 1
+    pad_l, pad_r, pad_t, pad_b = 44, 8, 8, 20
+    W, H = width - pad_l - pad_r, height - pad_t - pad_b
+    X = lambda t: pad_l + (t - t0) / (t1 - t0) * W  # noqa: E731
+    Y = lambda v: pad_t + (1 - (v - v0) / (v1 - v0)) * H  # noqa: E731
+    out = [f'<svg class="trend" viewBox="0 0 {width} {height}" role="img" '
+           f'aria-label="{units.label(key)} over time">']
+    for side, lo, hi in bands:
+        c = SIDE_COLOURS.get(side, "#888")
+        out.append(f'<rect x="{pad_l}" y="{Y(hi):.1f}" width="{W}" height="{max(Y(lo) - Y(hi), 1):.1f}" '
+                   f'fill="{c}" fill-opacity="0.10"><title>{side}: baseline ± MDC</title></rect>')
+    for v in (v0, v1):
+        out.append(f'<text x="{pad_l - 4}" y="{Y(v) + 4:.1f}" text-anchor="end" class="ax">{v:.3g}</text>')
+    out.append(f'<text x="{pad_l}" y="{height - 4}" class="ax">{datetime.fromtimestamp(t0, timezone.utc):%Y-%m-%d}</text>')
+    out.append(f'<text x="{width - pad_r}" y="{height - 4}" text-anchor="end" class="ax">'
+               f'{datetime.fromtimestamp(t1, timezone.utc):%Y-%m-%d}</text>')
+    for side, s in trend["sides"].items():
+        c = SIDE_COLOURS.get(side, "#888")
+        coords = [(X(p["t"].timestamp()), Y(conv(p["value"]))) for p in s["points"] if conv(p["value"]) is not None]
+        if len(coords) > 1:
+            out.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="'
+                       + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
+        for (x, y), p in zip(coords, s["points"]):
+            fill = LABEL_COLOURS.get(p["label"], "#fff")
+            out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{fill}" stroke="{c}">'
+                       f'<title>{side} {p["t"]:%Y-%m-%d}: {units.fmt(key, p["value"], body_mass_kg)} '
+                       f'{units.unit(key)} — {p["label"]}</title></circle>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+@bp.route("/<int:patient_id>")
+def detail(patient_id: int):
+    db = get_db()
+    p = _patient_or_404(patient_id)
+    sessions = db.execute(
+        select(ClinicSession, func.count(Trial.id))
+        .outerjoin(Trial, Trial.session_id == ClinicSession.id)
+        .where(ClinicSession.patient_id == p.id)
+        .group_by(ClinicSession.id).order_by(ClinicSession.started_at.desc())).all()
+    hist = history(p)
+    for tr in hist["trends"]:
+        tr["svg"] = trend_svg(tr, p.body_mass_kg)
+        last = {side: s["points"][-1] for side, s in tr["sides"].items()}
+        tr["last"] = last
+    notes = db.scalars(select(Note).where(Note.patient_id == p.id).order_by(Note.created_at.desc())).all()
+    return render_template("patients/detail.html", patient=p, sessions=sessions, trends=hist["trends"],
+                           notes=notes, note_form=NoteForm(), session_form=NewSessionForm(),
+                           protocols=protocols.available())
+
+
+@bp.route("/<int:patient_id>/history.json")
+def history_json(patient_id: int):
+    p = _patient_or_404(patient_id)
+    hist = history(p)
+    for tr in hist["trends"]:
+        for s in tr["sides"].values():
+            for pt in s["points"]:
+                pt["t"] = pt["t"].isoformat()
+    return jsonify({"patient": {"id": p.id, "code": p.code, "body_mass_kg": p.body_mass_kg,
+                                "dominant_leg": p.dominant_leg}, **hist})

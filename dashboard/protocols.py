@@ -1,0 +1,35 @@
+"""The protocol menu the dashboard offers, from ``rig.protocols`` (defaults + the clinic's
+files, ``$RIG_PROTOCOLS``). The dashboard only needs id, name, sides, duration, countdown and
+the instructions text per side; the protocol definitions themselves live in rig/protocols/."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ProtocolInfo:
+    name: str                   #: protocol id (stored with sessions and trials)
+    title: str
+    sides: tuple[str, ...]      #: "left", "right" or "both"
+    duration_s: float
+    countdown_s: float
+    scored_trials: int
+    end_early_on: tuple[str, ...]
+    _proto: object = None
+
+    def instructions_for(self, side: str) -> str:
+        return self._proto.instructions_for(side) if self._proto is not None else ""
+
+
+def available() -> list[ProtocolInfo]:
+    from rig.protocols import load_protocols
+    out = []
+    for pid, p in sorted(load_protocols().items()):
+        out.append(ProtocolInfo(name=pid, title=p.name, sides=tuple(p.sides), duration_s=float(p.duration_s),
+                                countdown_s=float(p.countdown_s), scored_trials=int(p.scored_trials),
+                                end_early_on=tuple(p.end_early_on), _proto=p))
+    return out
+
+
+def get(name: str) -> ProtocolInfo | None:
+    return next((p for p in available() if p.name == name), None)

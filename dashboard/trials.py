@@ -1,0 +1,255 @@
+"""Sessions and trials: the guided protocol run, trial results (measures, quality flags,
+redo), the left/right comparison, and the JSON API the run page uses.
+
+API (JSON; every POST needs the ``X-CSRFToken`` header, the page's ``csrf_token``):
+
+``POST /api/sessions/<id>/trials``
+    Store a trial from samples. Body: ``{"side": "left", "columns": [...SAMPLE_COLUMNS...],
+    "samples": [[...], ...], "started_at": ISO-8601 (optional)}``, or a multipart upload
+    of a StepPlate recording CSV as ``file`` with a ``side`` field. Answer 201:
+    ``{"trial_id", "url", "results": {key: value}, "quality": {...}}``.
+``POST /api/sessions/<id>/trials/record``
+    Record ``{"side", "seconds"}`` from the app's live source (the acquisition process's
+    batches) and store it as above.
+``GET /api/trials/<id>``: trial summary and results. ``GET /api/trials/<id>/samples?max_points=N``:
+    samples (decimated to at most N rows) for the browser's plots.
+"""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timezone
+
+import numpy as np
+from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request,
+                   url_for)
+from flask_login import current_user
+from flask_wtf import FlaskForm
+from wtforms import TextAreaField
+from wtforms.validators import Length
+
+from dashboard import measures, protocols, recordings, units
+from dashboard.auth import clinic_gate
+from dashboard.db import get_db
+from dashboard.models import SIDES, ClinicSession, Result, Trial
+from rig.plate import SAMPLE_COLUMNS
+
+bp = Blueprint("trials", __name__)
+bp.before_request(clinic_gate)
+
+MAX_UPLOAD_SAMPLES = 200_000  # ~40 min at 80 Hz
+
+
+class SessionNotesForm(FlaskForm):
+    notes = TextAreaField("Session notes", validators=[Length(max=5000)])
+
+
+class EmptyForm(FlaskForm):
+    """Just the CSRF token (redo button)."""
+
+
+def data_dir() -> str:
+    return current_app.config["STEPPLATE_DATA_DIR"]
+
+
+def _session_or_404(session_id: int) -> ClinicSession:
+    s = get_db().get(ClinicSession, session_id)
+    if s is None:
+        abort(404)
+    return s
+
+
+def _trial_or_404(trial_id: int) -> Trial:
+    t = get_db().get(Trial, trial_id)
+    if t is None:
+        abort(404)
+    return t
+
+
+def store_trial(session: ClinicSession, side: str, samples: np.ndarray, columns=SAMPLE_COLUMNS,
+                started_at: datetime | None = None, meta: dict | None = None) -> Trial:
+    """Write the recording durably, compute quality and measures, commit Trial + Results."""
+    if side not in SIDES:
+        raise ValueError(f"side must be one of {SIDES}")
+    columns = tuple(columns)
+    missing = [c for c in SAMPLE_COLUMNS if c not in columns]
+    if missing:
+        raise ValueError(f"samples lack columns {missing}")
+    samples = np.asarray(samples, dtype=float).reshape(-1, len(columns))
+    if len(samples) < 2:
+        raise ValueError("a trial needs at least 2 samples")
+    db = get_db()
+    patient = session.patient
+    ix = measures.columns_index(columns)
+    t = samples[:, ix["t_s"]]
+    duration = float(t[-1] - t[0])
+    rate = (len(t) - 1) / duration if duration > 0 else 0.0
+    rel, sha, size = recordings.write(data_dir(), samples, columns, {
+        "patient": patient.code, "session": session.id, "protocol": session.protocol, "side": side,
+        "body_mass_kg": f"{patient.body_mass_kg:g}", **(meta or {})})
+    trial = Trial(session_id=session.id, protocol=session.protocol, side=side,
+                  started_at=started_at or datetime.now(timezone.utc), duration_s=duration,
+                  sample_rate_hz=rate, n_samples=len(samples), body_mass_kg=patient.body_mass_kg,
+                  recording_path=rel, recording_sha256=sha, recording_bytes=size,
+                  quality=measures.quality(samples, columns))
+    results = measures.compute(samples, columns, session.protocol, side, patient.body_mass_kg)
+    trial.results = [Result(key=k, value=v) for k, v in sorted(results.items())]
+    db.add(trial)
+    db.commit()
+    return trial
+
+
+def load_samples(trial: Trial) -> tuple[tuple[str, ...], np.ndarray]:
+    columns, arr, _meta = recordings.read(data_dir(), trial.recording_path, trial.recording_sha256)
+    return columns, arr
+
+
+def left_right(session: ClinicSession) -> list[dict]:
+    """Per measure: mean of accepted left and right trials, and the asymmetry in %."""
+    by_side: dict[str, dict[str, list[float]]] = {"left": {}, "right": {}}
+    for tr in session.trials:
+        if tr.status != "ok" or tr.side not in by_side:
+            continue
+        for r in tr.results:
+            by_side[tr.side].setdefault(r.key, []).append(r.value)
+    keys = sorted(set(by_side["left"]) & set(by_side["right"]),
+                  key=lambda k: (measures.HEADLINE.index(k) if k in measures.HEADLINE else 99, k))
+    rows = []
+    for k in keys:
+        lv = float(np.mean(by_side["left"][k]))
+        rv = float(np.mean(by_side["right"][k]))
+        big = max(abs(lv), abs(rv))
+        rows.append({"key": k, "left": lv, "right": rv,
+                     "asymmetry_pct": 100.0 * (lv - rv) / big if big else 0.0})
+    return rows
+
+
+@bp.route("/sessions/<int:session_id>", methods=["GET", "POST"])
+def session_detail(session_id: int):
+    db = get_db()
+    s = _session_or_404(session_id)
+    form = SessionNotesForm(obj=s)
+    if form.validate_on_submit():
+        s.notes = form.notes.data or ""
+        db.commit()
+        flash("Notes saved.", "success")
+        return redirect(url_for("trials.session_detail", session_id=s.id))
+    return render_template("trials/session.html", s=s, patient=s.patient, form=form,
+                           comparison=left_right(s), protocol=protocols.get(s.protocol),
+                           redo_form=EmptyForm(), headline=measures.HEADLINE)
+
+
+@bp.route("/sessions/<int:session_id>/run")
+def run(session_id: int):
+    s = _session_or_404(session_id)
+    proto = protocols.get(s.protocol)
+    if proto is None:
+        abort(404)
+    done = {t.side for t in s.trials if t.status == "ok"}
+    side = request.args.get("side") or next((x for x in proto.sides if x not in done), proto.sides[0])
+    if side not in SIDES:
+        abort(400)
+    return render_template("trials/run.html", s=s, patient=s.patient, proto=proto, side=side,
+                           done=done, headline=measures.HEADLINE)
+
+
+@bp.route("/trials/<int:trial_id>")
+def trial_detail(trial_id: int):
+    t = _trial_or_404(trial_id)
+    results = t.result_map()
+    order = [k for k in measures.HEADLINE if k in results] + sorted(k for k in results if k not in measures.HEADLINE)
+    return render_template("trials/trial.html", t=t, s=t.session, patient=t.session.patient,
+                           results=results, order=order, redo_form=EmptyForm())
+
+
+@bp.route("/trials/<int:trial_id>/redo", methods=["POST"])
+def redo(trial_id: int):
+    db = get_db()
+    t = _trial_or_404(trial_id)
+    if not EmptyForm().validate_on_submit():
+        abort(400)
+    t.status = "redo"
+    db.commit()
+    flash(f"Trial {t.id} set aside; record the {t.side} side again.", "info")
+    return redirect(url_for("trials.run", session_id=t.session_id, side=t.side))
+
+
+# --- JSON API ----------------------------------------------------------------------------
+
+def _trial_json(t: Trial) -> dict:
+    return {"trial_id": t.id, "session_id": t.session_id, "protocol": t.protocol, "side": t.side,
+            "status": t.status, "started_at": t.started_at.isoformat(), "duration_s": t.duration_s,
+            "sample_rate_hz": t.sample_rate_hz, "n_samples": t.n_samples, "body_mass_kg": t.body_mass_kg,
+            "recording_sha256": t.recording_sha256, "quality": t.quality,
+            "results": t.result_map(), "url": url_for("trials.trial_detail", trial_id=t.id),
+            "display": {k: {"label": units.label(k), "value": units.to_display(k, v, t.body_mass_kg)}
+                        for k, v in t.result_map().items()}}
+
+
+@bp.route("/api/sessions/<int:session_id>/trials", methods=["POST"])
+def api_create_trial(session_id: int):
+    s = _session_or_404(session_id)
+    try:
+        if request.files.get("file"):
+            columns, samples, _ = recordings.decode(request.files["file"].read())
+            side = request.form.get("side", "both")
+            started = None
+        else:
+            body = request.get_json(silent=True) or {}
+            side = body.get("side", "both")
+            columns = tuple(body.get("columns") or SAMPLE_COLUMNS)
+            raw = body.get("samples")
+            if not isinstance(raw, list):
+                raise ValueError("'samples' must be a list of rows")
+            samples = np.array([[np.nan if v is None else v for v in row] for row in raw], dtype=float)
+            started = datetime.fromisoformat(body["started_at"]) if body.get("started_at") else None
+        if len(samples) > MAX_UPLOAD_SAMPLES:
+            raise ValueError(f"too many samples (max {MAX_UPLOAD_SAMPLES})")
+        trial = store_trial(s, side, samples, columns, started_at=started)
+    except (ValueError, TypeError, recordings.RecordingError) as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify(_trial_json(trial)), 201
+
+
+@bp.route("/api/sessions/<int:session_id>/trials/record", methods=["POST"])
+def api_record_trial(session_id: int):
+    s = _session_or_404(session_id)
+    body = request.get_json(silent=True) or {}
+    side = body.get("side", "both")
+    try:
+        seconds = float(body.get("seconds", 30))
+    except (TypeError, ValueError):
+        return jsonify({"error": "seconds must be a number"}), 400
+    if not 0 < seconds <= 120 or side not in SIDES:
+        return jsonify({"error": "seconds must be in (0, 120] and side one of left/right/both"}), 400
+    from dashboard import livefeed
+    try:
+        columns, samples = livefeed.record(current_app, seconds)
+    except livefeed.NoLiveSource as exc:
+        return jsonify({"error": str(exc)}), 503
+    try:
+        trial = store_trial(s, side, samples, columns, meta={"source": "live"})
+    except ValueError as exc:
+        return jsonify({"error": str(exc)}), 400
+    return jsonify(_trial_json(trial)), 201
+
+
+@bp.route("/api/trials/<int:trial_id>")
+def api_trial(trial_id: int):
+    return jsonify(_trial_json(_trial_or_404(trial_id)))
+
+
+@bp.route("/api/trials/<int:trial_id>/samples")
+def api_trial_samples(trial_id: int):
+    t = _trial_or_404(trial_id)
+    try:
+        max_points = max(10, min(int(request.args.get("max_points", 2000)), 100_000))
+    except ValueError:
+        abort(400)
+    try:
+        columns, arr = load_samples(t)
+    except recordings.RecordingError as exc:
+        return jsonify({"error": str(exc)}), 500
+    step = max(1, math.ceil(len(arr) / max_points))
+    sub = arr[::step]
+    rows = [[None if not np.isfinite(v) else float(v) for v in row] for row in sub]
+    return jsonify({"columns": list(columns), "decimation": step, "samples": rows})

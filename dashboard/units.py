@@ -1,0 +1,65 @@
+"""Clinic units for display. Storage and keys are SI-ish with the unit in the key's name
+(``_mm``, ``_mm_s``, ``_mm2``, ``_n``, ``_s``, ``_hz``); the UI shows cm, cm/s, cm², % body
+weight. Unknown suffixes are shown as stored."""
+from __future__ import annotations
+
+import math
+
+from rig.plate import G
+
+# suffix -> (factor, display unit); longest suffix wins
+_SUFFIXES = {
+    "_mm_s2": (0.1, "cm/s²"),
+    "_mm_s": (0.1, "cm/s"),
+    "_mm2_s": (0.01, "cm²/s"),
+    "_mm2": (0.01, "cm²"),
+    "_mm": (0.1, "cm"),
+    "_m": (100.0, "cm"),
+    "_n_s": (None, "%BW·s"),
+    "_n": (None, "%BW"),
+    "_bw": (100.0, "%BW"),
+    "_s": (1.0, "s"),
+    "_ms": (1.0, "ms"),
+    "_hz": (1.0, "Hz"),
+    "_pct": (1.0, "%"),
+    "_ratio": (1.0, ""),
+    "_deg": (1.0, "°"),
+}
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """('mean_velocity', '_mm_s') for 'mean_velocity_mm_s'."""
+    for suf in sorted(_SUFFIXES, key=len, reverse=True):
+        if key.endswith(suf):
+            return key[: -len(suf)], suf
+    return key, ""
+
+
+def label(key: str) -> str:
+    base, suf = split_key(key)
+    unit = _SUFFIXES.get(suf, (1.0, ""))[1]
+    name = base.replace("_", " ").strip().capitalize()
+    return f"{name} ({unit})" if unit else name
+
+
+def unit(key: str) -> str:
+    return _SUFFIXES.get(split_key(key)[1], (1.0, ""))[1]
+
+
+def to_display(key: str, value: float | None, body_mass_kg: float | None = None) -> float | None:
+    """Value in clinic units; newtons become % body weight (needs the body mass)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
+    factor = _SUFFIXES.get(split_key(key)[1], (1.0, ""))[0]
+    if factor is None:
+        if not body_mass_kg:
+            return None
+        return 100.0 * value / (body_mass_kg * G)
+    return value * factor
+
+
+def fmt(key: str, value: float | None, body_mass_kg: float | None = None) -> str:
+    v = to_display(key, value, body_mass_kg)
+    if v is None:
+        return "–"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"

@@ -1,0 +1,112 @@
+"""Fixtures and helpers for the clinic dashboard tests (tests/test_dashboard_*.py)."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+from rig.ipc import FakeLiveSource
+from rig.plate import G, SAMPLE_COLUMNS
+
+HELLO = {"rate_hz": 80, "columns": list(SAMPLE_COLUMNS), "plate": "stepplate-1", "backend": "sim",
+         "calibration": "nominal",
+         "geometry": {"cell_x_m": [-0.22, 0.22, -0.22, 0.22], "cell_y_m": [0.17, 0.17, -0.17, -0.17]}}
+PASSWORD = "correct horse 42"
+
+
+def make_app(tmp_path, live=None, **extra):
+    """The real factory (dashboard.create_app) with a per-test database and data folder."""
+    from dashboard import create_app
+    cfg = {"TESTING": True, "SECRET_KEY": "test", "LIVE_SOURCE": live or FakeLiveSource(HELLO),
+           "DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.db'}", "STEPPLATE_DATA_DIR": str(tmp_path / "data"),
+           "WTF_CSRF_ENABLED": False, "LIVE_SSE_MAX_SECONDS": 1.0}
+    cfg.update(extra)
+    app = create_app(cfg)
+    if "auth" not in app.blueprints:  # until create_app wires the clinic blueprints itself
+        from dashboard import clinic
+        clinic.init_app(app)
+    return app
+
+
+def circle_samples(n=801, rate=80.0, radius_mm=5.0, turns=2.0, fz_n=700.0, flags=None):
+    """COP going round a circle: path length 2·π·r·turns, known ellipse."""
+    t = np.arange(n) / rate
+    ang = 2 * np.pi * turns * np.arange(n) / (n - 1)
+    x, y = radius_mm * np.cos(ang), radius_mm * np.sin(ang)
+    out = np.zeros((n, len(SAMPLE_COLUMNS)))
+    out[:, 0] = t
+    out[:, 1:5] = fz_n / 4
+    out[:, 5] = fz_n
+    out[:, 6], out[:, 7] = x, y
+    if flags is not None:
+        out[:, 8] = flags
+    return out
+
+
+def login(client, username="admin", password=PASSWORD):
+    return client.post("/auth/login", data={"username": username, "password": password})
+
+
+def csrf_from(html: str) -> str:
+    m = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', html) or \
+        re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert m, "no CSRF token in the page"
+    return m.group(1)
+
+
+@pytest.fixture
+def live():
+    return FakeLiveSource(HELLO)
+
+
+@pytest.fixture
+def app(tmp_path, live):
+    return make_app(tmp_path, live)
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def admin(app):
+    from dashboard.db import create_clinician, get_db
+    with app.app_context():
+        u = create_clinician(get_db(), "admin", PASSWORD, is_admin=True)
+        return u.id
+
+
+@pytest.fixture
+def client(app, admin):
+    c = app.test_client()
+    assert login(c).status_code == 302
+    return c
+
+
+@pytest.fixture
+def patient(app, client):
+    r = client.post("/patients/new", data={"code": "P-001", "body_mass_kg": "71.4", "dominant_leg": "right",
+                                           "notes": "ACL reconstruction, left"})
+    assert r.status_code == 302
+    return int(r.headers["Location"].rstrip("/").split("/")[-1])
+
+
+@pytest.fixture
+def session_id(client, patient):
+    r = client.post(f"/patients/{patient}/sessions", data={"protocol": "single_leg_stance"})
+    assert r.status_code == 302 and "/run" in r.headers["Location"]
+    return int(r.headers["Location"].split("/")[-2])
+
+
+def post_trial(client, session_id, side, samples, columns=SAMPLE_COLUMNS, started_at=None):
+    body = {"side": side, "columns": list(columns),
+            "samples": [[None if not np.isfinite(v) else float(v) for v in r] for r in samples]}
+    if started_at:
+        body["started_at"] = started_at
+    return client.post(f"/api/sessions/{session_id}/trials", json=body)
+
+
+__all__ = ["HELLO", "PASSWORD", "G", "make_app", "circle_samples", "login", "csrf_from", "post_trial",
+           "live", "app", "runner", "admin", "client", "patient", "session_id"]
