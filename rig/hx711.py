@@ -113,10 +113,9 @@ class HX711Array:
         self.timeout_ns = 2 * self.period_ns
         self.max_clock_high_ns = int(round(max_clock_high_us * 1000))
         self.max_frame_ns = self.period_ns // 2
-        self.poll_ns = 100_000 if rate_sps == 80 else 500_000
+        self.poll_ns = 80_000 if rate_sps == 80 else 500_000
         self.deferred_starts = 0
         self._high_seen: list[int] = [0] * n
-        self._low_first: list[int | None] = [None] * n
         self._last_frame_ns = 0
         self._pulses = PULSES[gain]
         self._all = (1 << n) - 1
@@ -242,35 +241,40 @@ class HX711Array:
         p_lo, p_hi = self._period_bounds()
         guard = ASSUMED_WITHDRAW_NS + max(MIN_FRAME_GUARD_NS, 2 * self._last_frame_ns)
         hs = self._high_seen
-        lf = self._low_first
         n = self.n
         full = self._all
         seen = 0
-        deadline = b.now_ns() + self.timeout_ns
+        run = [None] * n           # start of the current unbroken run of low polls, this wait
+        deferred = False
+        prev = b.now_ns()
+        deadline = prev + self.timeout_ns
         while True:
             mask = b.read_data()
             now = b.now_ns()
+            if now - prev > self.period_ns:
+                # this process was held up (not the chips): restart the timeout from here
+                deadline = now + self.timeout_ns
+            prev = now
             low = ~mask & full
             seen |= low
             for i in range(n):
                 if mask >> i & 1:
                     hs[i] = now
-                    lf[i] = None
-                elif lf[i] is None:
-                    lf[i] = now
+                    run[i] = None
+                elif run[i] is None:
+                    run[i] = now
             if low == full:
-                safe = True
-                for i in range(n):
-                    # never seen go high again: a conversion surely happened after lf + p_hi
-                    while now > lf[i] + p_hi:
-                        hs[i] += p_lo
-                        lf[i] += p_hi
-                    if now >= hs[i] + p_lo - guard:
-                        safe = False
-                if safe:
+                # chip i's conversion came after hs[i]: safe while the frame ends before
+                # hs[i] + p_lo - ASSUMED_WITHDRAW_NS. A chip seen low for longer than a
+                # period without a break withdraws faster than we poll (or is stuck low: the
+                # post-check will tell); it is not waited for.
+                unsafe = [i for i in range(n) if now >= hs[i] + p_lo - guard and now - run[i] <= p_hi]
+                if not unsafe:
                     self._mark_ready(low)
                     return True, seen
-                self.deferred_starts += 1
+                if not deferred:
+                    deferred = True
+                    self.deferred_starts += 1
             if now >= deadline:
                 self._mark_ready(low)
                 return False, seen
@@ -330,7 +334,6 @@ class HX711Array:
         for i in range(n):
             if post >> i & 1:
                 self._high_seen[i] = t_end
-                self._low_first[i] = None
         if max_high > self.max_high_seen_ns:
             self.max_high_seen_ns = max_high
 
