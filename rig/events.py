@@ -1,0 +1,540 @@
+"""Causal event detection on the plate's sample stream (live and offline, same code).
+
+:class:`EventDetector` is fed batches of samples (``t_s, fz_n, cop_ml_mm, cop_ap_mm, flags``)
+as they arrive (the dashboard calls it per ~100 ms batch) and returns the events it became
+sure of in that batch. Every decision uses only samples up to the current one, so
+:func:`detect` (the whole array at once) returns exactly the same events as any batching.
+An event may be *dated* earlier than the sample that confirmed it (``t_s`` <
+``detected_t_s``): e.g. a touch-down is confirmed after 3 samples below the threshold and
+dated back to where the force started to fall. ``detected_t_s - t_s`` is the live latency.
+
+Events (``name``: when, dated at)
+  step_on            load rises above the load threshold (first sample above it)
+  weight_settled     1 s of Fz with SD below 1.5 % of its mean; details body_weight_n
+                     (dated at the start of that quiet second)
+  foot_lift          single-leg stance begins: COP moved sideways > 35 mm from the double-
+                     stance COP and stayed 0.3 s; dated where it reached 90 % of the shift;
+                     details stance_side, lifted_side, region centre
+  touch_down         the lifted foot touches the floor (Fz < BW·(1 − 10 %) for 3 samples) or
+                     the plate (COP leaves the single-foot region, 45 mm ML / 110 mm AP, for
+                     3 samples); dated back to the onset; details via = "fz" | "cop"
+  hop                plate unloaded for less than 0.6 s, then loaded again; dated at take-off
+  step_off           plate unloaded for 0.6 s or more; dated at the first unloaded sample
+  stepdown_lowering_start / stepdown_lowest / stepdown_return
+                     lateral step-down repetition phases from the vertical velocity of the
+                     centre of mass, v = ∫(Fz − BW)/m dt (reset to 0 after each return)
+  landing_contact    first sample above the unloaded mean + 5 SD of the unloaded Fz noise
+                     (measured on the plate while it was unloaded, not a fixed newton value)
+  landing_peak       the largest Fz within 0.25 s of contact (emitted when that window ends)
+  stabilised         Fz stays within BW ± 5 % for 1 s (dated at the start of that second)
+
+Confidence is a number in [0, 1]; how each is computed is in docs/protocols.md. Samples
+with the INVALID flag are skipped (they carry no forces).
+"""
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from rig.flags import Flag
+
+MODES = ("single_leg_stance", "quiet_stance", "lateral_step_down", "step_down_landing")
+
+
+@dataclass(frozen=True)
+class Event:
+    t_s: float                 #: when it happened (may precede the confirming sample)
+    name: str
+    confidence: float          #: 0..1
+    detected_t_s: float        #: time of the sample that confirmed it
+    details: dict = field(default_factory=dict, compare=True, hash=False)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "Event":
+        return cls(t_s=float(d["t_s"]), name=d["name"], confidence=float(d["confidence"]),
+                   detected_t_s=float(d["detected_t_s"]), details=dict(d.get("details", {})))
+
+
+@dataclass(frozen=True)
+class DetectorParams:
+    """Thresholds of the detector; each is documented in docs/protocols.md."""
+    load_on_n: float = 20.0          #: load threshold until the unloaded noise is known
+    noise_k: float = 5.0             #: contact threshold = unloaded mean + noise_k · SD
+    noise_sd_floor_n: float = 0.1    #: lower bound on the noise SD (a quantised zero signal)
+    min_noise_samples: int = 8       #: unloaded samples needed before the noise threshold is used
+    noise_window_s: float = 2.0      #: the noise estimate uses the last this-many unloaded seconds
+    settle_s: float = 1.0            #: window for weight_settled
+    settle_sd_frac: float = 0.015    #: ... whose SD must stay below this fraction of its mean
+    hop_max_s: float = 0.6           #: unloaded shorter than this: a hop; longer: step_off
+    lift_shift_mm: float = 35.0      #: ML COP shift that means a foot was lifted
+    lift_hold_s: float = 0.3         #: ... held this long
+    region_half_ml_mm: float = 45.0  #: single-foot region around the stance COP, ML
+    region_half_ap_mm: float = 110.0 #: ... and AP
+    touch_fz_frac: float = 0.10      #: touch-down on the floor: Fz below BW by this fraction
+    confirm_samples: int = 3         #: consecutive samples that confirm a touch-down
+    backdate_max_s: float = 0.15     #: how far a touch-down may be dated back
+    sd_v_on_m_s: float = 0.05        #: step-down: |v| above this confirms a movement
+    sd_v_start_m_s: float = 0.01     #: ... phases start/end where |v| crosses this
+    sd_max_rep_s: float = 6.0        #: a repetition not returning within this is abandoned
+    sd_zupt_band_frac: float = 0.02  #: |Fz − BW| below this fraction for zupt_s resets v to 0
+    sd_zupt_s: float = 0.3
+    peak_window_s: float = 0.25      #: landing peak: the maximum within this after contact
+    stab_band_frac: float = 0.05     #: stabilised: within BW ± this fraction ...
+    stab_hold_s: float = 1.0         #: ... for this long
+
+
+class EventDetector:
+    """Incremental, causal detector. ``feed(t_s, fz_n, cop_ml_mm, cop_ap_mm, flags)`` → events.
+
+    ``mode`` is the protocol kind (it decides what a load onset means and which sub-detectors
+    run). ``body_weight_n`` may be given when it was measured before this stream (e.g. the
+    patient was weighed before climbing the box); otherwise weight_settled supplies it.
+    """
+
+    def __init__(self, mode: str = "single_leg_stance", *, body_weight_n: float | None = None,
+                 params: DetectorParams | None = None):
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        self.mode = mode
+        self.p = params or DetectorParams()
+        self.bw = body_weight_n
+        self.events: list[Event] = []
+        self._hist: deque = deque(maxlen=400)    # (t, fz, ml, ap) of recent good samples
+        self._noise: deque = deque()             # (t, fz) of unloaded samples
+        self._loaded: bool | None = None         # None: before the first sample
+        self._unload_t: float | None = None
+        self._unload_pending = False
+        self._load_t: float | None = None
+        self._settled = False
+        self._n_skipped = 0
+        self._noise_skip = 0
+        self._reset_stance()
+        self._reset_landing()
+        self._reset_stepdown()
+
+    # -- public --------------------------------------------------------------------------
+    @property
+    def body_weight_n(self) -> float | None:
+        return self.bw
+
+    @property
+    def contact_threshold_n(self) -> float | None:
+        """Unloaded mean + k·SD of the unloaded noise, when enough unloaded samples were seen."""
+        if len(self._noise) < self.p.min_noise_samples:
+            return None
+        f = np.fromiter((x for _, x in self._noise), float)
+        return float(f.mean() + self.p.noise_k * max(f.std(ddof=1), self.p.noise_sd_floor_n))
+
+    def feed(self, t_s, fz_n, cop_ml_mm=None, cop_ap_mm=None, flags=None) -> list[Event]:
+        t = np.atleast_1d(np.asarray(t_s, dtype=float))
+        fz = np.atleast_1d(np.asarray(fz_n, dtype=float))
+        ml = np.full(len(t), np.nan) if cop_ml_mm is None else np.atleast_1d(np.asarray(cop_ml_mm, float))
+        ap = np.full(len(t), np.nan) if cop_ap_mm is None else np.atleast_1d(np.asarray(cop_ap_mm, float))
+        fl = np.zeros(len(t), dtype=np.int64) if flags is None else np.atleast_1d(np.asarray(flags)).astype(np.int64)
+        n0 = len(self.events)
+        for i in range(len(t)):
+            if fl[i] & int(Flag.INVALID) or not math.isfinite(fz[i]):
+                self._n_skipped += 1
+                continue
+            self._step(float(t[i]), float(fz[i]), float(ml[i]), float(ap[i]))
+        return self.events[n0:]
+
+    # -- helpers -------------------------------------------------------------------------
+    def _emit(self, t, name, conf, now, **details) -> None:
+        conf = float(min(1.0, max(0.0, conf)))
+        self.events.append(Event(round(float(t), 6), name, round(conf, 3), round(float(now), 6), details))
+
+    def _load_threshold(self) -> tuple[float, bool]:
+        thr = self.contact_threshold_n
+        return (thr, True) if thr is not None else (self.p.load_on_n, False)
+
+    def _reset_stance(self) -> None:
+        self._base_ml = None        # double-stance COP
+        self._base_win: deque = deque()
+        self._in_sls = False
+        self._region = None         # (ml, ap) centre of the single-foot region
+        self._stance_side = None
+        self._shift_run: list = []  # samples since the shift exceeded the threshold
+        self._fz_low = 0
+        self._cop_out = 0
+        self._after_touch = False
+        self._relocate_until = None
+
+    def _reset_landing(self) -> None:
+        self._contact_t = None
+        self._peak = None           # (t, fz)
+        self._peak_done = False
+        self._stab_start = None
+        self._stab_done = False
+
+    def _reset_stepdown(self) -> None:
+        self._v = 0.0
+        self._z = 0.0
+        self._sd_state = "idle"
+        self._sd_prev = None        # (t, v)
+        self._sd_start = None
+        self._sd_cross = None
+        self._sd_low = None
+        self._sd_zmin = 0.0
+        self._sd_vmax = 0.0
+        self._quiet_since = None
+        self._armed = True
+        self._refractory_until = -math.inf
+        self._bw_ref = None
+        self._bw_sum = 0.0
+        self._bw_n = 0
+
+    # -- the state machine ----------------------------------------------------------------
+    def _step(self, t, fz, ml, ap) -> None:
+        p = self.p
+        thr, from_noise = self._load_threshold()
+        if self._loaded is None:                        # first sample
+            self._loaded = fz > thr
+            if self._loaded:
+                self._load_t = t
+                self._emit(t, "step_on", 0.3, t, already_loaded=True)
+        elif not self._loaded:
+            if fz > thr:
+                self._on_load(t, fz, thr, from_noise)
+            else:
+                self._on_unloaded_sample(t, fz)
+        else:
+            off = self.p.load_on_n if not from_noise else thr
+            if fz < off:
+                self._loaded = False
+                self._unload_t = t
+                self._unload_pending = True
+                self._noise_skip = 2                     # transition samples are not noise
+            else:
+                self._on_loaded(t, fz, ml, ap)
+        self._hist.append((t, fz, ml, ap))
+
+    def _on_unloaded_sample(self, t, fz) -> None:
+        p = self.p
+        if self._noise_skip > 0:
+            self._noise_skip -= 1
+        else:
+            self._noise.append((t, fz))
+            while self._noise and self._noise[0][0] < t - p.noise_window_s:
+                self._noise.popleft()
+        if self._unload_pending and t - self._unload_t >= p.hop_max_s:
+            self._unload_pending = False
+            self._emit(self._unload_t, "step_off", 0.9, t, from_state=self._state_name())
+            self._settled = False
+            self._reset_stance()
+            self._reset_landing()
+            self._reset_stepdown()
+
+    def _state_name(self) -> str:
+        return "single_leg" if self._in_sls else ("settled" if self._settled else "loaded")
+
+    def _on_load(self, t, fz, thr, from_noise) -> None:
+        p = self.p
+        self._loaded = True
+        # confidence: how far above the threshold the first loaded sample is
+        margin = (fz - thr) / max(thr, 1e-9)
+        conf = (0.6 + 0.4 * min(1.0, margin)) if from_noise else 0.5
+        if self._unload_pending and self.mode != "step_down_landing":
+            self._unload_pending = False
+            self._emit(self._unload_t, "hop", 0.8, t, landing_t_s=t, flight_s=round(t - self._unload_t, 4))
+            # a hop repositions the stance foot: re-centre the region after the landing
+            if self._in_sls:
+                self._relocate_until = t + 0.5
+                self._region_acc = []
+            self._reset_landing()
+            return
+        self._unload_pending = False
+        self._load_t = t
+        self._settled = False
+        self._reset_stance()
+        self._reset_landing()
+        self._reset_stepdown()
+        if self.mode == "step_down_landing" and self.bw is not None:
+            self._contact_t = t
+            self._peak = (t, fz)
+            self._emit(t, "landing_contact", conf, t, threshold_n=round(thr, 3),
+                       threshold_from_noise=from_noise)
+        else:
+            self._emit(t, "step_on", conf, t, threshold_n=round(thr, 3), threshold_from_noise=from_noise)
+
+    def _on_loaded(self, t, fz, ml, ap) -> None:
+        p = self.p
+        if self._contact_t is not None:
+            self._landing(t, fz)
+            return
+        if not self._settled:
+            self._check_settle(t, fz, ml)
+            return
+        if self.mode == "single_leg_stance":
+            self._single_leg(t, fz, ml, ap)
+        elif self.mode == "lateral_step_down":
+            self._stepdown(t, fz)
+
+    def _check_settle(self, t, fz, ml) -> None:
+        p = self.p
+        self._base_win.append((t, fz, ml))
+        while self._base_win and self._base_win[0][0] < t - p.settle_s + 1e-9:
+            self._base_win.popleft()
+        if t - self._load_t < p.settle_s or len(self._base_win) < 4:
+            return
+        f = np.fromiter((x[1] for x in self._base_win), float)
+        if t - self._base_win[0][0] < p.settle_s * 0.9:
+            return
+        mean, sd = float(f.mean()), float(f.std(ddof=1))
+        lim = p.settle_sd_frac * mean
+        if mean > 2 * p.load_on_n and sd < lim:
+            self._settled = True
+            self.bw = mean
+            m = np.fromiter((x[2] for x in self._base_win), float)
+            self._base_ml = float(np.nanmean(m)) if np.isfinite(m).any() else None
+            self._emit(self._base_win[0][0], "weight_settled", 0.5 + 0.5 * (1 - sd / lim), t,
+                       body_weight_n=round(mean, 3), sd_n=round(sd, 3),
+                       cop_ml_mm=None if self._base_ml is None else round(self._base_ml, 2))
+
+    # -- single-leg stance ---------------------------------------------------------------
+    def _single_leg(self, t, fz, ml, ap) -> None:
+        p = self.p
+        if not self._in_sls:
+            ref = self._base_ml
+            if ref is None or not math.isfinite(ml):
+                return
+            if abs(ml - ref) > p.lift_shift_mm and abs(fz - self.bw) < 0.25 * self.bw:
+                self._shift_run.append((t, ml, ap))
+                if self._shift_run[-1][0] - self._shift_run[0][0] >= p.lift_hold_s - 1e-9:
+                    self._confirm_lift(t, ref)
+            else:
+                self._shift_run = []
+            return
+        if self._relocate_until is not None:          # after a hop: find the new foot
+            if math.isfinite(ml):
+                self._region_acc.append((ml, ap))
+            if t >= self._relocate_until:
+                if self._region_acc:
+                    a = np.array(self._region_acc)
+                    self._region = (float(a[:, 0].mean()), float(a[:, 1].mean()))
+                self._relocate_until = None
+            return
+        if self._after_touch:
+            # re-lift: back inside the region for lift_hold_s with full weight on the plate
+            inside = self._inside(ml, ap) and abs(fz - self.bw) < p.touch_fz_frac * self.bw
+            if inside:
+                self._shift_run.append((t, ml, ap))
+                if self._shift_run[-1][0] - self._shift_run[0][0] >= p.lift_hold_s - 1e-9:
+                    self._after_touch = False
+                    self._emit(self._shift_run[0][0], "foot_lift", 0.7, t, stance_side=self._stance_side,
+                               lifted_side=_other(self._stance_side), relift=True)
+                    self._shift_run = []
+            else:
+                self._shift_run = []
+            return
+        # touch-down on the floor: the plate loses part of the weight
+        low = fz < self.bw * (1 - p.touch_fz_frac)
+        self._fz_low = self._fz_low + 1 if low else 0
+        out = not self._inside(ml, ap)
+        self._cop_out = self._cop_out + 1 if out else 0
+        if self._fz_low >= p.confirm_samples:
+            onset = self._backdate(lambda s: s[1] >= self.bw * (1 - p.touch_fz_frac / 4), t)
+            drop = (self.bw - fz) / self.bw
+            self._touch(onset, t, "fz", min(1.0, 0.5 + drop / (4 * p.touch_fz_frac)), drop_bw=round(drop, 4))
+        elif self._cop_out >= p.confirm_samples:
+            cml, cap = self._region
+            def calm(s):
+                return (math.isfinite(s[2]) and abs(s[2] - cml) <= p.region_half_ml_mm / 2
+                        and abs(s[3] - cap) <= p.region_half_ap_mm / 2)
+            onset = self._backdate(calm, t)
+            over = abs(ml - cml) / p.region_half_ml_mm if math.isfinite(ml) else 2.0
+            self._touch(onset, t, "cop", min(1.0, 0.4 + 0.4 * (over - 1) + 0.2),
+                        cop_ml_mm=round(ml, 2) if math.isfinite(ml) else None)
+
+    def _inside(self, ml, ap) -> bool:
+        if not (math.isfinite(ml) and math.isfinite(ap)) or self._region is None:
+            return False
+        return (abs(ml - self._region[0]) <= self.p.region_half_ml_mm
+                and abs(ap - self._region[1]) <= self.p.region_half_ap_mm)
+
+    def _backdate(self, calm, now) -> float:
+        """The time just after the last 'calm' sample in the history (within backdate_max_s)."""
+        prev_t = None
+        for s in reversed(self._hist):
+            if now - s[0] > self.p.backdate_max_s:
+                break
+            if calm(s):
+                return s[0] if prev_t is None else prev_t
+            prev_t = s[0]
+        return prev_t if prev_t is not None else now
+
+    def _touch(self, onset, now, via, conf, **details) -> None:
+        self._emit(onset, "touch_down", conf, now, via=via, stance_side=self._stance_side, **details)
+        self._after_touch = True
+        self._fz_low = self._cop_out = 0
+        self._shift_run = []
+
+    def _confirm_lift(self, t, ref) -> None:
+        run = np.array(self._shift_run)
+        plateau_ml = float(np.median(run[-max(3, len(run) // 2):, 1]))
+        shift = plateau_ml - ref
+        # date: first sample of the recent history that reached 90 % of the shift
+        t_lift = self._shift_run[0][0]
+        for s in list(self._hist)[-len(self._hist):]:
+            if s[0] < self._shift_run[0][0] - self.p.lift_hold_s:
+                continue
+            if math.isfinite(s[2]) and (s[2] - ref) * np.sign(shift) >= 0.9 * abs(shift):
+                t_lift = s[0]
+                break
+        self._in_sls = True
+        self._stance_side = "right" if shift > 0 else "left"
+        ap_vals = run[:, 2][np.isfinite(run[:, 2])]
+        self._region = (plateau_ml, float(ap_vals.mean()) if len(ap_vals) else 0.0)
+        sd = float(np.std(run[:, 1]))
+        self._emit(t_lift, "foot_lift", min(1.0, 0.5 + (abs(shift) - self.p.lift_shift_mm) / 100 - sd / 50), t,
+                   stance_side=self._stance_side, lifted_side=_other(self._stance_side),
+                   shift_mm=round(shift, 2), region_ml_mm=round(self._region[0], 2),
+                   region_ap_mm=round(self._region[1], 2))
+        self._shift_run = []
+
+    # -- lateral step-down ----------------------------------------------------------------
+    # Lowering starts where the COM velocity v = ∫(Fz − BW)/m dt crosses −v_start (confirmed
+    # when it passes −v_on); the lowest point is where v crosses 0 upwards; the return ends
+    # where the upward v falls back below v_start. v is reset to 0 in quiet stance (ZUPT).
+    # A heel touch that puts weight on the floor at the bottom is unseen by the plate and
+    # biases v downwards by ∫F_touch dt / m: it delays the lowest point and ends the return
+    # early (about 30-90 ms for a touch of 2-3 % BW lasting 0.2 s; docs/protocols.md).
+    def _stepdown(self, t, fz) -> None:
+        p = self.p
+        if self._sd_prev is None:
+            self._sd_prev = (t, self._v, fz)
+            return
+        t0, v0, f0 = self._sd_prev
+        self._integrate(t0, f0, t, fz)
+        v = self._v
+        st = self._sd_state
+        if st == "idle":
+            quiet = abs(fz - self.bw) < p.sd_zupt_band_frac * self.bw
+            self._quiet_since = (self._quiet_since if self._quiet_since is not None else t) if quiet else None
+            if self._quiet_since is not None and t - self._quiet_since >= p.sd_zupt_s:
+                # zero-velocity update; the reference weight is the mean Fz of every quiet
+                # sample so far (a 1 N error in it is a 0.03 m/s velocity error after 2 s)
+                self._v = v = 0.0
+                self._armed = True
+                self._bw_sum += fz
+                self._bw_n += 1
+                if self._bw_n >= 40:
+                    self._bw_ref = self._bw_sum / self._bw_n
+            if v0 > -p.sd_v_start_m_s >= v:
+                self._sd_cross = _interp_cross(t0, v0, t, v, -p.sd_v_start_m_s)
+                self._z = 0.0
+            elif v > -p.sd_v_start_m_s:
+                self._sd_cross = None
+            # after a return, a new lowering needs a quiet reset (ZUPT) or the plate showing a
+            # downward acceleration now (continuous repetitions at the metronome's cadence)
+            armed = self._armed or (t >= self._refractory_until
+                                    and fz < self.bw * (1 - p.sd_zupt_band_frac))
+            if v < -p.sd_v_on_m_s and self._sd_cross is not None and armed:
+                self._sd_state = "lowering"
+                self._sd_start = self._sd_cross
+                self._sd_zmin = self._z
+                self._emit(self._sd_start, "stepdown_lowering_start", 0.8, t)
+        elif st == "lowering":
+            self._sd_zmin = min(self._sd_zmin, self._z)
+            if v >= 0 > v0:
+                self._sd_low = _interp_cross(t0, v0, t, v, 0.0)
+                self._sd_state = "returning"
+                self._sd_vmax = 0.0
+                self._emit(self._sd_low, "stepdown_lowest", 0.8, t, depth_m=round(-self._sd_zmin, 4),
+                           descent_s=round(self._sd_low - self._sd_start, 4))
+            elif t - self._sd_start > p.sd_max_rep_s:
+                self._abandon(t)
+        elif st == "returning":
+            self._sd_vmax = max(self._sd_vmax, v)
+            if self._sd_vmax > p.sd_v_on_m_s and v0 > p.sd_v_start_m_s >= v:
+                t_end = _interp_cross(t0, v0, t, v, p.sd_v_start_m_s)
+                depth = max(-self._sd_zmin, 1e-6)
+                conf = 1 - min(1.0, abs(self._z) / depth)   # back where it started?
+                self._emit(t_end, "stepdown_return", 0.4 + 0.6 * conf, t,
+                           return_s=round(t_end - self._sd_low, 4), depth_m=round(depth, 4),
+                           residual_m=round(self._z, 4))
+                self._finish_rep(t)
+            elif t - self._sd_start > p.sd_max_rep_s:
+                self._abandon(t)
+        self._sd_prev = (t, self._v, fz)
+
+    def _integrate(self, t0, f0, t1, f1) -> None:
+        bw = self._bw_ref if self._bw_ref is not None else self.bw
+        v0 = self._v
+        self._v = v0 + (0.5 * (f0 + f1) - bw) / (bw / 9.80665) * (t1 - t0)
+        self._z += 0.5 * (v0 + self._v) * (t1 - t0)
+
+    def _finish_rep(self, t) -> None:
+        self._sd_state = "idle"
+        self._v = 0.0
+        self._z = 0.0
+        self._sd_cross = None
+        self._quiet_since = None
+        self._armed = False
+        self._refractory_until = t + 0.2
+
+    def _abandon(self, t) -> None:
+        self._emit(self._sd_start, "stepdown_abandoned", 0.5, t)
+        self._finish_rep(t)
+
+    # -- landing -------------------------------------------------------------------------
+    def _landing(self, t, fz) -> None:
+        p = self.p
+        if not self._peak_done:
+            if t - self._contact_t <= p.peak_window_s:
+                if fz > self._peak[1]:
+                    self._peak = (t, fz)
+                return
+            self._peak_done = True
+            self._emit(self._peak[0], "landing_peak", 1.0, t, peak_n=round(self._peak[1], 3),
+                       peak_bw=round(self._peak[1] / self.bw, 4))
+        if not self._stab_done and t > self._peak[0]:
+            if abs(fz - self.bw) <= p.stab_band_frac * self.bw:
+                if self._stab_start is None:
+                    self._stab_start = t
+                elif t - self._stab_start >= p.stab_hold_s - 1e-9:
+                    self._stab_done = True
+                    self._emit(self._stab_start, "stabilised", 1.0, t, method="bw_band",
+                               band_frac=p.stab_band_frac, hold_s=p.stab_hold_s,
+                               tts_s=round(self._stab_start - self._contact_t, 4))
+            else:
+                self._stab_start = None
+
+
+def _other(side):
+    return {"left": "right", "right": "left"}.get(side)
+
+
+def _interp_cross(t0, v0, t1, v1, level) -> float:
+    if v1 == v0:
+        return t1
+    return t0 + (level - v0) / (v1 - v0) * (t1 - t0)
+
+
+def detect(t_s, fz_n, cop_ml_mm=None, cop_ap_mm=None, flags=None, *, mode="single_leg_stance",
+           body_weight_n=None, params=None, batch=None) -> list[Event]:
+    """Run :class:`EventDetector` over whole arrays (optionally in batches of ``batch`` samples)."""
+    det = EventDetector(mode, body_weight_n=body_weight_n, params=params)
+    n = len(np.atleast_1d(t_s))
+    step = n if not batch else int(batch)
+    sl = lambda a, i: None if a is None else np.asarray(a)[i:i + step]
+    for i in range(0, max(n, 1), max(step, 1)):
+        det.feed(sl(t_s, i), sl(fz_n, i), sl(cop_ml_mm, i), sl(cop_ap_mm, i), sl(flags, i))
+    return det.events
+
+
+def first(events, name, after_t=None):
+    """The first event called ``name`` (optionally at or after ``after_t``), or None."""
+    for e in events:
+        if e.name == name and (after_t is None or e.t_s >= after_t):
+            return e
+    return None
+
+
+__all__ = ["DetectorParams", "Event", "EventDetector", "MODES", "detect", "first"]
