@@ -44,7 +44,9 @@ def _default_live_source(app: Flask):
     return IpcLiveSource(path).start()
 
 
-def create_app(test_config: dict | None = None) -> Flask:
+def create_app(test_config: dict | None = None, *, settings: dict | None = None) -> Flask:
+    """The dashboard app. ``test_config`` replaces the instance config (tests);
+    ``settings`` are applied on top of the instance config (``rig serve`` passes the socket)."""
     instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("STEPPLATE_INSTANCE")
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     instance = Path(app.instance_path)
@@ -60,6 +62,8 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config.from_pyfile("config.py", silent=True)
     else:
         app.config.from_mapping(test_config)
+    if settings:
+        app.config.from_mapping(settings)
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 
@@ -68,4 +72,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from dashboard import live as live_bp
     app.register_blueprint(live_bp.bp)
+    if app.config.get("CLINIC", True):       # database, login, CSRF and the clinic pages
+        from dashboard import clinic
+        clinic.init_app(app)
     return app

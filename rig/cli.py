@@ -37,3 +37,6 @@ main.add_command(status)
 from calibration.cli import calibrate, check  # noqa: E402
 main.add_command(calibrate)
 main.add_command(check)
+from rig.commands import acquire, demo, doctor, serve, stream  # noqa: E402
+for _cmd in (stream, doctor, acquire, serve, demo):
+    main.add_command(_cmd)

@@ -21,13 +21,13 @@ def fake():
 
 @pytest.fixture
 def app(tmp_path, fake):
-    return create_app({"TESTING": True, "LIVE_SOURCE": fake, "INSTANCE_PATH": str(tmp_path),
+    return create_app({"TESTING": True, "LIVE_SOURCE": fake, "INSTANCE_PATH": str(tmp_path), "CLINIC": False,
                        "LIVE_SSE_MAX_SECONDS": 1.0, "LIVE_SSE_INTERVAL_S": 0.05})
 
 
 def test_factory_uses_the_instance_folder_for_its_secret(tmp_path, fake):
-    a = create_app({"LIVE_SOURCE": fake, "INSTANCE_PATH": str(tmp_path)})
-    b = create_app({"LIVE_SOURCE": fake, "INSTANCE_PATH": str(tmp_path)})
+    a = create_app({"LIVE_SOURCE": fake, "INSTANCE_PATH": str(tmp_path), "CLINIC": False})
+    b = create_app({"LIVE_SOURCE": fake, "INSTANCE_PATH": str(tmp_path), "CLINIC": False})
     assert a.config["SECRET_KEY"] == b.config["SECRET_KEY"] == (tmp_path / "secret_key").read_text()
     assert oct((tmp_path / "secret_key").stat().st_mode & 0o777) == "0o600"
 
@@ -93,7 +93,8 @@ def test_sse_from_an_in_process_acquisition(tmp_path):
     acq = Acquisition(FakeReader(step_on_s=1.5), ForceModel.nominal(GEOM, 50, 2.0))
     live = InProcessLiveSource(acq)
     app = create_app({"TESTING": True, "LIVE_SOURCE": live, "SECRET_KEY": "t", "LIVE_SSE_MAX_SECONDS": 1.5,
-                      "INSTANCE_PATH": str(tmp_path)})
+                      "INSTANCE_PATH": str(tmp_path), "DATABASE_URL": f"sqlite:///{tmp_path / 'c.db'}"})
+    assert "auth" in app.blueprints          # the full factory: clinic wired in too
     resp = app.test_client().get("/api/live/stream", buffered=False)
     t = threading.Thread(target=acq.run, kwargs={"max_seconds": 4.0})
     t.start()
@@ -104,3 +105,22 @@ def test_sse_from_an_in_process_acquisition(tmp_path):
     fz = [v for d in data for v in d["fz_n"]]
     assert len(fz) > 80 and max(fz) == pytest.approx(700, abs=1)
     assert app.test_client().get("/api/status").get_json()["achieved_sps"] == pytest.approx(80, abs=1)
+
+
+def test_web_process_imports_no_gpio_code(tmp_path):
+    """create_app with the production (IPC) live source pulls in no GPIO or driver module."""
+    import subprocess
+    import sys
+    from pathlib import Path
+    code = (
+        "import sys, json\n"
+        "from dashboard import create_app\n"
+        f"app = create_app(settings={{'RIG_SOCKET': {str(tmp_path / 'none.sock')!r}, 'SECRET_KEY': 'x'}})\n"
+        "app.test_client().get('/api/status')\n"
+        "bad = [m for m in sys.modules if m in ('lgpio', 'RPi', 'RPi.GPIO', 'rig.hx711', 'rig.gpio', 'rig.gpio.select', 'rig.sim')]\n"
+        "print(json.dumps(bad))\n"
+    )
+    env = dict(__import__("os").environ, STEPPLATE_INSTANCE=str(tmp_path / "inst"))
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env,
+                         cwd=Path(__file__).resolve().parent.parent)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == []

@@ -98,7 +98,10 @@
   es.addEventListener("health", (e) => showHealth(JSON.parse(e.data)));
   es.addEventListener("status", (e) => showStatus(JSON.parse(e.data)));
   es.onerror = () => { const c = $("conn"); c.textContent = "reconnecting…"; c.className = "pill bad"; };
-  $("tare").addEventListener("click", () => fetch("/api/live/tare", { method: "POST" }));
+  const csrf = document.querySelector('meta[name="csrf-token"]');
+  $("tare").addEventListener("click", () => fetch("/api/live/tare", {
+    method: "POST", headers: csrf ? { "X-CSRFToken": csrf.content } : {},
+  }));
   fetch("/api/status").then((r) => r.json()).then(showStatus);
   draw();
 })();
