@@ -419,7 +419,8 @@ def render_with(overrides: dict[str, object]) -> str:
         if m and f"{section}.{m.group(1)}" in todo:
             key = f"{section}.{m.group(1)}"
             typ = typing.get_type_hints(hints[section])[m.group(1)]
-            value = _coerce(todo.pop(key), typ, key)
+            raw = todo.pop(key)
+            value = _coerce(list(raw) if isinstance(raw, tuple) else raw, typ, key)
             lines[i] = f"{m.group(1)} = {toml_value(value)}"
     if todo:
         raise ConfigError(f"{sorted(todo)[0]}: unknown option")
