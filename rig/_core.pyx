@@ -58,7 +58,7 @@ from libc.math cimport sqrt, fabs, fmax as c_fmax
 SWAY_SUMMARY_FIELDS = (
     "mean_x", "mean_y", "sxx", "syy", "sxy", "min_x", "max_x", "min_y", "max_y",
     "path", "path_x", "path_y", "sum_dist", "max_dist", "sum_dist2", "sum_triangle",
-    "sum_vx", "sum_vy", "svx", "svy",
+    "sum_vx", "sum_vy", "svx", "svy", "sum_abs_x", "sum_abs_y", "max_abs_x", "max_abs_y",
 )
 
 
@@ -68,7 +68,7 @@ def sway_summary(const double[::1] x, const double[::1] y):
     Sweep 1: sums, extrema and path lengths; sweep 2 (about the mean): co-moments
     sxx = Σ(x-x̄)², syy, sxy, distances d_i = |p_i - p̄| (Σd, max d, Σd²), the swept
     triangles Σ|x̃_i ỹ_{i+1} - x̃_{i+1} ỹ_i| and the increment moments Σdx, Σdy,
-    Σ(dx - mean dx)², Σ(dy - mean dy)².  Returns a float64 array in SWAY_SUMMARY_FIELDS order.
+    Σ(dx - mean dx)², Σ(dy - mean dy)², and per axis Σ|x-x̄|, Σ|y-ȳ|, max|x-x̄|, max|y-ȳ|.  Returns a float64 array in SWAY_SUMMARY_FIELDS order.
     """
     cdef Py_ssize_t n = x.shape[0], i
     if y.shape[0] != n:
@@ -81,6 +81,7 @@ def sway_summary(const double[::1] x, const double[::1] y):
     cdef double path = 0, px = 0, py = 0, dx, dy, mx, my, cx, cy, cx1, cy1
     cdef double sxx = 0, syy = 0, sxy = 0, sd = 0, md = 0, sd2 = 0, tri = 0, d2
     cdef double svx = 0, svy = 0, mvx, mvy, qvx = 0, qvy = 0
+    cdef double sax = 0, say = 0, max_ax = 0, max_ay = 0
     with nogil:
         for i in range(n):
             sx += x[i]
@@ -107,6 +108,10 @@ def sway_summary(const double[::1] x, const double[::1] y):
             sxx += cx * cx
             syy += cy * cy
             sxy += cx * cy
+            sax += fabs(cx)
+            say += fabs(cy)
+            if fabs(cx) > max_ax: max_ax = fabs(cx)
+            if fabs(cy) > max_ay: max_ay = fabs(cy)
             d2 = cx * cx + cy * cy
             sd2 += d2
             d2 = sqrt(d2)
@@ -125,7 +130,33 @@ def sway_summary(const double[::1] x, const double[::1] y):
     o[9] = path; o[10] = px; o[11] = py
     o[12] = sd; o[13] = md; o[14] = sd2; o[15] = tri
     o[16] = svx; o[17] = svy; o[18] = qvx; o[19] = qvy
+    o[20] = sax; o[21] = say; o[22] = max_ax; o[23] = max_ay
     return out
+
+
+cdef extern from *:
+    """
+    /* Branch-free window sweep for SampEn with m = 2: counts, over b in [lo, hi), the
+       pairs whose 2nd coordinate (B) and 2nd and 3rd coordinates (A) are within r of
+       template a's. Plain C with 0/1 double accumulators (exact below 2^53) so that the
+       compiler vectorises it even on baseline SSE2 / NEON. */
+    #include <math.h>
+    static void sampen_sweep_m2(const double *c1, const double *c2, Py_ssize_t lo,
+                                Py_ssize_t hi, double v1, double v2, double r,
+                                long long *pb, long long *pa) {
+        double bb = 0.0, aa = 0.0;
+        for (Py_ssize_t b = lo; b < hi; ++b) {
+            double ok1 = fabs(c1[b] - v1) <= r ? 1.0 : 0.0;
+            double ok2 = fabs(c2[b] - v2) <= r ? ok1 : 0.0;
+            bb += ok1;
+            aa += ok2;
+        }
+        *pb += (long long)bb;
+        *pa += (long long)aa;
+    }
+    """
+    void sampen_sweep_m2(const double *c1, const double *c2, Py_ssize_t lo, Py_ssize_t hi,
+                         double v1, double v2, double r, long long *pb, long long *pa) nogil
 
 
 def sample_entropy_counts(const double[::1] x, int m, double r):
@@ -169,12 +200,7 @@ def sample_entropy_counts(const double[::1] x, int m, double r):
                     aa += fabs(cm[b] - vm) <= r
                 bb = hi - a - 1
             elif m == 2:
-                v1 = c1[a]
-                vm = cm[a]
-                for b in range(a + 1, hi):
-                    ok = fabs(c1[b] - v1) <= r
-                    bb += ok
-                    aa += ok & (fabs(cm[b] - vm) <= r)
+                sampen_sweep_m2(&c1[0], &cm[0], a + 1, hi, c1[a], cm[a], r, &bb, &aa)
             else:
                 for b in range(a + 1, hi):
                     ok = 1
@@ -224,19 +250,21 @@ def sway_density_counts(const double[::1] x, const double[::1] y, double radius)
     return out
 
 
-def mean_square_displacement(const double[::1] x, Py_ssize_t max_lag):
-    """Stabilogram-diffusion kernel: msd[k-1] = mean_i (x[i+k] - x[i])², k = 1 … max_lag."""
-    cdef Py_ssize_t n = x.shape[0], k, i
-    if max_lag < 1 or max_lag >= n:
-        raise ValueError(f"max_lag must be in 1 … {n - 1}, got {max_lag}")
-    out = np.empty(max_lag, dtype=np.float64)
+def mean_square_displacement(const double[::1] x, const Py_ssize_t[::1] lags):
+    """Stabilogram-diffusion kernel: msd[j] = mean_i (x[i+k] - x[i])² for k = lags[j]."""
+    cdef Py_ssize_t n = x.shape[0], nl = lags.shape[0], j, k, i
+    for j in range(nl):
+        if lags[j] < 1 or lags[j] >= n:
+            raise ValueError(f"lags must be in 1 … {n - 1}, got {lags[j]}")
+    out = np.empty(nl, dtype=np.float64)
     cdef double[::1] o = out
     cdef double s, d
     with nogil:
-        for k in range(1, max_lag + 1):
+        for j in range(nl):
+            k = lags[j]
             s = 0
             for i in range(n - k):
                 d = x[i + k] - x[i]
                 s += d * d
-            o[k - 1] = s / (n - k)
+            o[j] = s / (n - k)
     return out
