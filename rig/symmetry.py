@@ -1,0 +1,91 @@
+"""Left/right comparison: a limb symmetry index for every measure, and a one-line
+frontal-plane summary.
+
+Formulas (docs/protocols.md):
+- lsi_pct = 100 · x_involved / x_uninvolved (the usual LSI); with no involved side declared,
+  100 · x_left / x_right.
+- si_pct = 100 · (x_left − x_right) / ((x_left + x_right) / 2) (Robinson et al. 1987's symmetry
+  index: 0 = symmetric, sign says which side is larger).
+- worse_side: from the measure's direction (DIRECTIONS: +1 larger is worse, −1 larger is
+  better, 0 or missing: no "worse", only the difference), and worse_by_pct =
+  100 · |x_worse − x_better| / |x_better|.
+"""
+from __future__ import annotations
+
+import math
+
+#: +1: a larger value is worse (more sway, harder landing, later stabilisation);
+#: −1: a larger value is better; 0: no direction (e.g. movement times).
+DIRECTIONS = {
+    "ml_mean_velocity_mm_s": 1, "mean_velocity_mm_s": 1, "ml_sd_mm": 1, "ap_sd_mm": 1,
+    "ml_range_mm": 1, "ellipse95_area_mm2": 1, "ml_rms_mm": 1,
+    "time_to_first_touch_down_s": -1, "touch_down_count": 1,
+    "mean_ml_excursion_mm": 1, "mean_ml_medial_mm": 1, "mean_ml_lateral_mm": 1,
+    "mean_cop_velocity_lowering_mm_s": 1, "mean_fz_smoothness_rms_bw_s": 1,
+    "mean_descent_s": 0, "mean_return_s": 0, "repetition_count": -1,
+    "peak_force_bw": 1, "loading_rate_bw_s": 1, "impulse_100ms_bw_s": 1, "vsi_bw": 1,
+    "tts_seq_avg_s": 1, "tts_bw5_s": 1, "tts_cop_seq_avg_s": 1, "time_to_peak_s": -1,
+    "post_sway_ml_sd_mm": 1, "post_sway_mean_velocity_mm_s": 1,
+}
+
+#: Measures that describe frontal-plane (medio-lateral) control, in the order the summary uses.
+FRONTAL = [("single_leg_stance", "ml_mean_velocity_mm_s", "stance ML sway velocity"),
+           ("single_leg_stance", "ml_sd_mm", "stance ML sway SD"),
+           ("lateral_step_down", "mean_ml_excursion_mm", "step-down ML excursion"),
+           ("lateral_step_down", "mean_ml_medial_mm", "step-down medial COP shift"),
+           ("step_down_landing", "tts_cop_ml_seq_avg_s", "landing ML stabilisation time")]
+
+
+def limb_symmetry(left, right, *, measure=None, involved=None, higher_is_worse=None) -> dict:
+    """LSI, SI and the worse side for one measure (None where a value is missing or zero)."""
+    out = {"left": left, "right": right, "lsi_pct": None, "si_pct": None,
+           "worse_side": None, "worse_by_pct": None}
+    if left is None or right is None or not all(map(math.isfinite, (left, right))):
+        return out
+    inv, uninv = (left, right) if involved in (None, "left") else (right, left)
+    if uninv != 0:
+        out["lsi_pct"] = 100.0 * inv / uninv
+    if left + right != 0:
+        out["si_pct"] = 100.0 * (left - right) / ((left + right) / 2)
+    d = higher_is_worse if higher_is_worse is not None else DIRECTIONS.get(measure, 0)
+    if d and left != right:
+        worse = "left" if (left > right) == (d > 0) else "right"
+        better_v = right if worse == "left" else left
+        worse_v = left if worse == "left" else right
+        out["worse_side"] = worse
+        if better_v != 0:
+            out["worse_by_pct"] = 100.0 * abs(worse_v - better_v) / abs(better_v)
+    return out
+
+
+def symmetry_table(left: dict, right: dict, involved=None) -> dict:
+    """limb_symmetry for every numeric measure present on both sides."""
+    out = {}
+    for k in sorted(set(left) & set(right)):
+        a, b = left[k], right[k]
+        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+            out[k] = limb_symmetry(float(a), float(b), measure=k, involved=involved)
+    return out
+
+
+def frontal_plane_summary(by_protocol: dict) -> str:
+    """One line for the clinician. ``by_protocol[kind] = {"left": {...}, "right": {...}}``."""
+    parts, votes = [], {"left": 0, "right": 0}
+    for kind, key, label in FRONTAL:
+        sides = by_protocol.get(kind)
+        if not sides or key not in sides.get("left", {}) or key not in sides.get("right", {}):
+            continue
+        s = limb_symmetry(sides["left"][key], sides["right"][key], measure=key, higher_is_worse=1)
+        if s["worse_side"] is None or s["worse_by_pct"] is None:
+            continue
+        votes[s["worse_side"]] += 1
+        parts.append(f"{label} {s['worse_side'][0].upper()} +{s['worse_by_pct']:.0f}%")
+    if not parts:
+        return "Frontal-plane control: not enough left/right data."
+    n = sum(votes.values())
+    if votes["left"] == votes["right"]:
+        head = f"Frontal-plane control: no consistent worse side ({votes['left']} of {n} measures each)"
+    else:
+        side = max(votes, key=votes.get)
+        head = f"Frontal-plane control: {side.upper()} worse on {votes[side]} of {n} measures"
+    return head + " — " + "; ".join(parts) + "."
