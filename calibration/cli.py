@@ -187,14 +187,15 @@ def check(ctx, mass_kg, spot, grid, cal_path, measure_s, yes, as_json):
     session = open_session(ctx, config)
     g_nom = nominal_model(config).n_per_count
     try:
-        click.echo("[1/2] Clear the plate completely and do not touch it.")
+        say = (lambda msg: click.echo(msg, err=True)) if as_json else click.echo
+        say("[1/2] Clear the plate completely and do not touch it.")
         if session.clear:
             session.clear()
         _operator_ready(yes)
         settle(session.sampler, g_nom, tol_n=0.5)
         zero = measure(session.sampler, 3.0).mean_counts
         fz0 = mass_kg * G
-        click.echo(f"[2/2] Put the {mass_kg:g} kg mass on mark {spot.upper()} "
+        say(f"[2/2] Put the {mass_kg:g} kg mass on mark {spot.upper()} "
                    f"({x_true * 1000:+.0f}, {y_true * 1000:+.0f} mm), centred, and let go.")
         if session.place:
             session.place(mass_kg, x_true, y_true)
