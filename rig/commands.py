@@ -69,7 +69,7 @@ def _build(config, backend, realtime, faults=(), **kw):
     try:
         acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
                                               force_model_factory=default_force_model, **kw)
-    except (ImportError, OSError, RuntimeError) as exc:
+    except (ImportError, OSError, RuntimeError, ValueError) as exc:   # BackendError is a RuntimeError
         raise click.ClickException(f"cannot open the GPIO backend: {exc}") from None
     _inject(gpio, faults)
     return acq, gpio, reason

@@ -10,7 +10,7 @@ import pytest
 from rig.acquire import Acquisition, Batch, Health
 from rig.flags import Flag
 from rig.plate import SAMPLE_COLUMNS, ForceModel
-from tests.fakes import GEOM, FakeReader
+from tests.fake_frames import GEOM, FakeReader
 
 
 def model():
@@ -143,7 +143,7 @@ def test_acquisition_process_never_imports_flask(tmp_path):
     code = (
         "import sys, json\n"
         "from rig import acquire, ipc, spike\n"
-        "from tests.fakes import FakeReader, GEOM\n"
+        "from tests.fake_frames import FakeReader, GEOM\n"
         "from rig.plate import ForceModel\n"
         "a = acquire.Acquisition(FakeReader(), ForceModel.nominal(GEOM, 50, 2.0))\n"
         "a.run(max_seconds=1.5)\n"
@@ -152,3 +152,42 @@ def test_acquisition_process_never_imports_flask(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=str(__import__("pathlib").Path(__file__).resolve().parent.parent))
     assert json.loads(out.stdout.strip().splitlines()[-1]) == []
+
+
+# --- end to end on the real simulator (emulated HX711s, driver, virtual person) ------------
+
+def test_simulator_end_to_end_with_injected_fault():
+    from rig.acquire import build_acquisition
+    from rig.config import Config
+    acq, gpio, reason = build_acquisition(Config(), backend="sim", realtime=False)
+    assert "sim" in reason and gpio.name == "sim"
+    batches, health = [], []
+    fault_at = {}
+
+    def on(ev):
+        if ev.type == "batch":
+            batches.append(ev)
+            if ev.samples[-1, 0] >= 3.0 and not fault_at:
+                gpio.chips[3].faults.unplugged = True     # back-right DOUT wire comes off
+                fault_at["t"] = float(ev.samples[-1, 0])
+        else:
+            health.append(ev.data)
+    acq.subscribe(on)
+    acq.run(max_seconds=5.5)
+    assert acq.tared and max(acq.tare_info["noise_counts"]) < 200
+    rows = np.vstack([b.samples for b in batches])
+    counts = np.vstack([b.counts for b in batches])
+    assert not np.any(rows[:, 8].astype(int) & Flag.INVALID)
+    assert acq.invalid_frames > 0 and acq.converted == len(rows)
+    # before the fault: ~80 Hz, forces match the virtual person's truth
+    before = rows[rows[:, 0] < fault_at["t"]]
+    assert len(before) == pytest.approx((fault_at["t"] - 1.0) * 80, abs=3)
+    fz_true, _, _ = gpio.sim_rig.truth_at(acq._t0_ns + before[:, 0] * 1e9)
+    np.testing.assert_allclose(before[:, 5], fz_true, atol=10.0)
+    ok_reports = [h for h in health if h["t_s"] < fault_at["t"]]
+    assert all(h["achieved_sps"] == pytest.approx(80, abs=1) for h in ok_reports[1:])
+    assert all(h["invalid_frames"] == 0 and h["max_clock_high_us"] < 50 for h in ok_reports)
+    # the fault shows within one second of stream time, named by corner
+    bad = [h for h in health if "back-right load cell not responding — check its cable" in h["messages"]]
+    assert bad and bad[0]["t_s"] <= fault_at["t"] + 1.0
+    assert not bad[0]["ok"] and {c["name"]: c["ready"] for c in bad[0]["chips"]}["br"] is False

@@ -8,7 +8,7 @@ from dashboard import create_app
 from rig.acquire import Acquisition
 from rig.ipc import FakeLiveSource, InProcessLiveSource
 from rig.plate import ForceModel
-from tests.fakes import GEOM, FakeReader
+from tests.fake_frames import GEOM, FakeReader
 
 HELLO = {"rate_hz": 80, "columns": [], "plate": "stepplate-1", "backend": "sim",
          "geometry": {"cell_x_m": [-0.22, 0.22, -0.22, 0.22], "cell_y_m": [0.17, 0.17, -0.17, -0.17]}}

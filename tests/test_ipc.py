@@ -12,7 +12,7 @@ import pytest
 from rig.acquire import Acquisition
 from rig.ipc import Client, DropOldestQueue, InProcessLiveSource, IpcLiveSource, Server, server_running
 from rig.plate import ForceModel
-from tests.fakes import GEOM, FakeReader
+from tests.fake_frames import GEOM, FakeReader
 
 ROOT = Path(__file__).resolve().parent.parent
 HELLO = {"rate_hz": 80, "columns": ["t_s"], "plate": "p", "geometry": {}, "backend": "sim"}

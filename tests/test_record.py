@@ -10,7 +10,7 @@ from rig.acquire import Acquisition
 from rig.flags import Flag
 from rig.plate import ForceModel
 from rig.record import HEADER, TrialRecorder, metadata_from_hello, recover
-from tests.fakes import GEOM, FakeReader
+from tests.fake_frames import GEOM, FakeReader
 
 ROOT = Path(__file__).resolve().parent.parent
 META = {"plate": "stepplate-1", "rate_hz": 80, "geometry_cell_x_m": [-0.22, 0.22, -0.22, 0.22],
