@@ -710,6 +710,8 @@ class VirtualPerson:
         self._x = r.x + sway_ml
         self._y = r.y + sway_ap
         self._base_fz = r.fz
+        self._wrapped = tuple(np.append(a, a[0] if a is not self._t else self.duration_s)
+                              for a in (self._t, self._fz, self._x, self._y))
 
     def _mix(self, spec: SwaySpec, jitter, ramb, trem) -> np.ndarray:
         """Coefficients so that a·rambling + b·trembling has the spec's SD and speed."""
@@ -741,11 +743,11 @@ class VirtualPerson:
         """(fz_n, x_m, y_m) at time(s) ``t_s`` (scalar or array), linearly interpolated."""
         t = np.asarray(t_s, dtype=float)
         if self.loop:
-            kw = {"period": self.duration_s}
-        else:
-            kw = {}
-        return (np.interp(t, self._t, self._fz, **kw), np.interp(t, self._t, self._x, **kw),
-                np.interp(t, self._t, self._y, **kw))
+            # wrap by hand (np.interp's period= re-sorts the grid on every call: slow)
+            t = np.mod(t, self.duration_s)
+            tg, fz, x, y = self._wrapped
+            return np.interp(t, tg, fz), np.interp(t, tg, x), np.interp(t, tg, y)
+        return np.interp(t, self._t, self._fz), np.interp(t, self._t, self._x), np.interp(t, self._t, self._y)
 
     def events_between(self, t0_s: float, t1_s: float) -> list[tuple[float, str, dict]]:
         """Events in [t0, t1), unrolling the loop when ``loop`` is on."""
