@@ -153,7 +153,7 @@ def stream(ctx, seconds, fmt, backend, realtime, faults):
     from rig.ipc import Client, server_running
     config = load_config(ctx)
     faults = _parse_faults(faults)
-    out = click.get_text_stream("stdout")
+    out = sys.stdout
     sock = config.socket_path
     if backend is None and not faults and server_running(sock):
         printer = _Printer(seconds, fmt, out)
