@@ -404,7 +404,8 @@ class Acquisition:
                           "message": msg})
         resyncs = max(self.resyncs, int(driver.get("resyncs", 0) or 0)) if isinstance(driver, dict) else self.resyncs
         max_high_us = max(self.max_clock_high_ns / 1000.0, float(driver.get("max_clock_high_us", 0) or 0))
-        if self.rate_hz and achieved < 0.9 * self.rate_hz and intervals > 0:
+        dead_chip = any("not responding" in m for m in messages)   # the rate loss is explained
+        if self.rate_hz and achieved < 0.9 * self.rate_hz and intervals > 0 and not dead_chip:
             messages.append(f"achieved {achieved:.1f} of {self.rate_hz:g} samples/s — check the HX711 RATE "
                             "pins (80 SPS needs RATE high) and that nothing else hogs the CPU")
         if w["invalid"] and not any("not responding" in m for m in messages):
