@@ -22,10 +22,7 @@ def init_app(app: Flask) -> None:
     from dashboard import db
     db.init_app(app)
 
-    csrf = CSRFProtect(app)
-    # TODO(live): the live page's tare button posts without a token; remove this exemption
-    # once live.js sends the X-CSRFToken header (meta csrf-token, as run.js does).
-    csrf.exempt("dashboard.live.tare")
+    CSRFProtect(app)
 
     login = LoginManager()
     login.login_view = "auth.login"
@@ -44,6 +41,20 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(reports.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(settings.bp)
+
+    # The live page and tare need a logged-in clinician too (LIVE_REQUIRES_LOGIN). /api/status
+    # and the SSE stream stay open: the status bar is shown on the login page, and neither
+    # carries patient data (forces and COP of whoever stands on the plate, no identity).
+    app.config.setdefault("LIVE_REQUIRES_LOGIN", True)
+    from dashboard.auth import clinic_gate
+
+    @app.before_request
+    def _gate_live():
+        from flask import request
+        if (app.config["LIVE_REQUIRES_LOGIN"] and request.blueprint == "live"
+                and request.endpoint in ("live.index", "live.tare")):
+            return clinic_gate()
+        return None
 
     from dashboard import units
 

@@ -127,8 +127,8 @@ def c3d_bytes(t: Trial, columns, arr, half_ml_mm: float, half_ap_mm: float) -> b
     w.set_analog_scales([1.0] * len(labels))
     w.set_analog_offsets([0] * len(labels))
     w.set_analog_general_scale(1.0)
-    w.get("ANALOG").add_str("UNITS", "Channel units",
-                            ["N", "N", "N", "Nmm", "Nmm", "Nmm", "N", "N", "N", "N"], 4, len(labels))
+    unit_names = ["N", "N", "N", "Nmm", "Nmm", "Nmm", "N", "N", "N", "N"]
+    w.get("ANALOG").add_str("UNITS", "Channel units", "".join(u.ljust(4) for u in unit_names), 4, len(labels))
     fp = w.add_group(5, "FORCE_PLATFORM", "Force platforms")
     fp.add("USED", "Number of force platforms", 2, "<H", 1)
     fp.add_array("TYPE", "Plate type (2: Fx Fy Fz Mx My Mz)", np.array([2], np.int16))

@@ -20,7 +20,7 @@ def make_app(tmp_path, live=None, **extra):
     from dashboard import create_app
     cfg = {"TESTING": True, "SECRET_KEY": "test", "LIVE_SOURCE": live or FakeLiveSource(HELLO),
            "DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.db'}", "STEPPLATE_DATA_DIR": str(tmp_path / "data"),
-           "WTF_CSRF_ENABLED": False, "LIVE_SSE_MAX_SECONDS": 1.0}
+           "WTF_CSRF_ENABLED": False, "LIVE_SSE_MAX_SECONDS": 1.0, "INSTANCE_PATH": str(tmp_path / "instance")}
     cfg.update(extra)
     app = create_app(cfg)
     if "auth" not in app.blueprints:  # until create_app wires the clinic blueprints itself

@@ -110,3 +110,23 @@ def test_only_admins_change_settings_and_accounts(app, client):
         uid = get_db().query(Clinician).filter_by(username="physio").one().id
     client.post(f"/settings/users/{uid}/toggle")
     assert login(app.test_client(), "physio", "physio-pass-1").status_code == 401   # deactivated
+
+
+def test_live_page_and_tare_need_login_but_status_does_not(app, admin, live):
+    c = app.test_client()
+    assert c.get("/").status_code == 302
+    assert c.post("/api/live/tare").status_code == 302 and live.commands == []
+    st = c.get("/api/status")
+    assert st.status_code == 200 and st.get_json()["backend"] == "sim"
+    login(c)
+    assert c.get("/").status_code == 200
+    assert c.post("/api/live/tare").status_code == 200 and live.commands == ["tare"]
+
+
+def test_every_clinic_page_has_the_status_bar(client, app):
+    for url in ("/patients/", "/patients/new", "/settings/"):
+        html = client.get(url).get_data(as_text=True)
+        assert 'id="statusbar"' in html and "statusbar.js" in html, url
+        assert "http://" not in html and "https://" not in html            # nothing from a CDN
+    js = client.get("/static/statusbar.js").get_data(as_text=True)
+    assert "/api/status" in client.get("/patients/").get_data(as_text=True) and "not answering" in js

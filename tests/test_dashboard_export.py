@@ -1,0 +1,104 @@
+"""Export (CSV, JSON, C3D, the stored recording) and the PDF reports."""
+import hashlib
+import io
+
+import numpy as np
+import pytest
+
+from dashboard.db import get_db
+from dashboard.models import Trial
+from rig.plate import SAMPLE_COLUMNS
+from tests.dashboard_support import (admin, app, circle_samples, client, live, patient,  # noqa: F401
+                                     post_trial, session_id)
+
+
+@pytest.fixture
+def trial(client, session_id):
+    s = circle_samples(161, radius_mm=5)
+    s[7, 6:8] = np.nan
+    s[7, 8] = 16
+    return post_trial(client, session_id, "left", s).get_json()["trial_id"], s
+
+
+def test_csv_export_of_calibrated_samples(client, trial):
+    tid, s = trial
+    r = client.get(f"/trials/{tid}/export.csv")
+    assert r.status_code == 200 and r.mimetype == "text/csv"
+    assert 'attachment; filename="stepplate_P-001_trial' in r.headers["Content-Disposition"]
+    lines = r.get_data(as_text=True).splitlines()
+    assert lines[0] == ",".join(SAMPLE_COLUMNS) and len(lines) == 162
+    row7 = lines[8].split(",")
+    assert row7[6] == "" and row7[7] == "" and row7[8] == "16"
+    back = np.genfromtxt(io.StringIO("\n".join(lines)), delimiter=",", skip_header=1)
+    assert np.allclose(back, s, equal_nan=True, atol=1e-4)
+    assert client.get(f"/trials/{tid}/export.csv?kind=raw").status_code == 404     # stored without counts
+    assert client.get(f"/trials/{tid}/export.csv?kind=bogus").status_code == 400
+
+
+def test_recording_download_matches_its_checksum(app, client, trial):
+    tid, _ = trial
+    blob = client.get(f"/trials/{tid}/export.csv?kind=recording").data
+    with app.app_context():
+        assert hashlib.sha256(blob).hexdigest() == get_db().get(Trial, tid).recording_sha256
+
+
+def test_json_export(client, trial):
+    tid, s = trial
+    d = client.get(f"/trials/{tid}/export.json").get_json()
+    assert d["calibrated"]["columns"] == list(SAMPLE_COLUMNS) and len(d["calibrated"]["samples"]) == 161
+    assert d["calibrated"]["samples"][7][6] is None
+    assert d["trial"]["results"]["path_length_mm"] > 0 and d["patient"]["code"] == "P-001"
+    assert "raw" not in d
+
+
+def test_c3d_export_reads_back_as_a_force_plate(client, trial):
+    import c3d
+    tid, s = trial
+    r = client.get(f"/trials/{tid}/export.c3d")
+    assert r.status_code == 200
+    rd = c3d.Reader(io.BytesIO(r.data))
+    assert rd.point_rate == pytest.approx(80.0) and list(rd.point_labels) == ["COP"]
+    labels = [x.strip() for x in rd.analog_labels]
+    assert labels[:6] == ["Fx1", "Fy1", "Fz1", "Mx1", "My1", "Mz1"]
+    assert rd.get("FORCE_PLATFORM:USED").int16_value == 1
+    assert rd.get("FORCE_PLATFORM:TYPE").int16_array.tolist() == [2]
+    corners = rd.get("FORCE_PLATFORM:CORNERS").float_array
+    assert corners.shape == (1, 4, 3) or corners.shape[-1] in (1, 3)
+    frames = list(rd.read_frames())
+    assert len(frames) == 161
+    for i in (0, 7, 50):
+        _, pts, analog = frames[i]
+        fz, mx, my = analog[2, 0], analog[3, 0], analog[4, 0]
+        assert fz == pytest.approx(700.0, rel=1e-5)
+        if i == 7:
+            assert pts[0, 3] == -1                                   # COP undefined: invalid point
+        else:
+            assert pts[0, :2] == pytest.approx(s[i, 6:8], abs=1e-3)
+            assert (-my / fz, mx / fz) == pytest.approx(tuple(s[i, 6:8]), abs=1e-3)   # type-2 COP
+
+
+def _pdf_pages(data: bytes) -> int:
+    assert data.startswith(b"%PDF")
+    return data.count(b"/Type /Page\n") + data.count(b"/Type /Page ") + data.count(b"/Type /Page>")
+
+
+def test_patient_and_session_pdf_reports(app, client, patient, session_id):
+    post_trial(client, session_id, "left", circle_samples(801, radius_mm=5))
+    post_trial(client, session_id, "right", circle_samples(801, radius_mm=8))
+    client.post(f"/patients/{patient}/notes", data={"text": "Referral: knee pain when landing"})
+    r = client.get(f"/sessions/{session_id}/report.pdf")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert _pdf_pages(r.data) >= 3                       # cover, trials (statokinesigrams), left vs right
+    r2 = client.get(f"/patients/{patient}/report.pdf?referral=1")
+    assert r2.status_code == 200 and r2.data.startswith(b"%PDF")
+    assert "referral" in r2.headers["Content-Disposition"]
+    assert client.get("/patients/999/report.pdf").status_code == 404
+    assert client.get("/sessions/999/report.pdf").status_code == 404
+
+
+def test_report_survives_a_missing_recording(app, client, session_id, tmp_path):
+    tid = post_trial(client, session_id, "left", circle_samples(200)).get_json()["trial_id"]
+    with app.app_context():
+        (tmp_path / "data" / get_db().get(Trial, tid).recording_path).unlink()
+    assert client.get(f"/sessions/{session_id}/report.pdf").status_code == 200
+    assert client.get(f"/trials/{tid}/export.csv").status_code == 500
