@@ -82,6 +82,7 @@ class DetectorParams:
     sd_v_on_m_s: float = 0.05        #: step-down: |v| above this confirms a movement
     sd_v_start_m_s: float = 0.01     #: ... phases start/end where |v| crosses this
     sd_max_rep_s: float = 6.0        #: a repetition not returning within this is abandoned
+    sd_tap_frac: float = 0.07        #: a heel tap: the mean Fz dips below BW by this fraction
     sd_zupt_band_frac: float = 0.02  #: |Fz − BW| below this fraction for zupt_s resets v to 0
     sd_zupt_s: float = 0.3
     peak_window_s: float = 0.25      #: landing peak: the maximum within this after contact
@@ -187,6 +188,10 @@ class EventDetector:
         self._armed = True
         self._refractory_until = -math.inf
         self._bw_ref = None
+        self._tap = None
+        self._sd_low = None
+        self._sd_braked = False
+        self._low_by = None
         self._bw_sum = 0.0
         self._bw_n = 0
 
@@ -435,21 +440,44 @@ class EventDetector:
             # downward acceleration now (continuous repetitions at the metronome's cadence)
             armed = self._armed or (t >= self._refractory_until
                                     and fz < self.bw * (1 - p.sd_zupt_band_frac))
-            if v < -p.sd_v_on_m_s and self._sd_cross is not None and armed:
+            if (v < -p.sd_v_on_m_s and self._sd_cross is not None and armed
+                    and (self._armed or self._sd_cross >= self._refractory_until)):
                 self._sd_state = "lowering"
                 self._sd_start = self._sd_cross
                 self._sd_zmin = self._z
+                self._sd_low = None
+                self._tap = None
+                self._sd_braked = False
                 self._emit(self._sd_start, "stepdown_lowering_start", 0.8, t)
         elif st == "lowering":
             self._sd_zmin = min(self._sd_zmin, self._z)
-            if v >= 0 > v0:
+            # heel tap: the floor takes part of the weight at the bottom (a dip of the 5-sample
+            # mean Fz below BW·(1 − tap_frac) after the descent is under way). The lowest point
+            # is then the deepest point of the dip, and v is re-zeroed where the dip ends.
+            recent = [s[1] for s in list(self._hist)[-4:]] + [fz]
+            fm = sum(recent) / len(recent)
+            if fm > self.bw * (1 + p.sd_zupt_band_frac / 2):
+                self._sd_braked = True                 # the descent is being braked: near the bottom
+            braking = self._sd_braked
+            if braking and fm < self.bw * (1 - p.sd_tap_frac):
+                if self._tap is None or fm < self._tap[1]:
+                    self._tap = (t if len(recent) < 5 else self._hist[-2][0], fm)
+            if self._tap is not None and fm > self.bw * (1 - p.sd_tap_frac / 2):
+                self._sd_low = self._tap[0]
+                self._low_by = "tap"
+            elif self._tap is None and v >= 0 > v0:
                 self._sd_low = _interp_cross(t0, v0, t, v, 0.0)
-                self._sd_state = "returning"
-                self._sd_vmax = 0.0
-                self._emit(self._sd_low, "stepdown_lowest", 0.8, t, depth_m=round(-self._sd_zmin, 4),
-                           descent_s=round(self._sd_low - self._sd_start, 4))
+                self._low_by = "velocity"
             elif t - self._sd_start > p.sd_max_rep_s:
                 self._abandon(t)
+            if self._sd_state == "lowering" and self._sd_low is not None:
+                if self._low_by == "tap":
+                    self._v = v = 0.0
+                self._sd_state = "returning"
+                self._sd_vmax = 0.0
+                self._emit(self._sd_low, "stepdown_lowest", 0.8 if self._low_by == "velocity" else 0.6, t,
+                           depth_m=round(-self._sd_zmin, 4), descent_s=round(self._sd_low - self._sd_start, 4),
+                           via=self._low_by, tap_drop_bw=None if self._tap is None else round(1 - self._tap[1] / self.bw, 4))
         elif st == "returning":
             self._sd_vmax = max(self._sd_vmax, v)
             if self._sd_vmax > p.sd_v_on_m_s and v0 > p.sd_v_start_m_s >= v:
@@ -477,7 +505,7 @@ class EventDetector:
         self._sd_cross = None
         self._quiet_since = None
         self._armed = False
-        self._refractory_until = t + 0.2
+        self._refractory_until = t + 0.5
 
     def _abandon(self, t) -> None:
         self._emit(self._sd_start, "stepdown_abandoned", 0.5, t)
