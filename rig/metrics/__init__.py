@@ -118,7 +118,10 @@ def compute_all(t_s_or_fs, ml_m, ap_m, fz_n=None, *, lowpass_hz: float | None = 
     for ax, v, psd in (("ml", x, psds[0]), ("ap", y, psds[1])):
         m.update(spectral(v, fs, axis=ax, psd=psd))
     m["mean_power_frequency_hz"] = mean_power_frequency_2d(x, y, fs, psds=psds)
-    sda = _optional(m, notes, "stabilogram diffusion", lambda: diffusion(x, y, fs))
+    sda_keys = [f"{q}_{ax}{u}" for ax in ("ml", "ap", "planar") for q, u in (
+        ("diffusion_short", "_mm2_s"), ("diffusion_long", "_mm2_s"), ("scaling_short", ""),
+        ("scaling_long", ""), ("critical_time", "_s"), ("critical_msd", "_mm2"))]
+    sda = _optional(m, notes, "stabilogram diffusion", lambda: diffusion(x, y, fs), sda_keys)
     if sda:
         notes.extend(sda.pop("_notes", []))
         m.update(sda)

@@ -1,0 +1,66 @@
+"""The compiled sway kernels against their NumPy reference (1e-9 relative; counts exact)."""
+import numpy as np
+import pytest
+
+from rig import _core, reference
+
+
+def walks(seed, n=1500):
+    rng = np.random.default_rng(seed)
+    return np.cumsum(rng.normal(0, 1e-4, n)), np.cumsum(rng.normal(0, 1e-4, n)) + 0.05
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_sway_summary_matches_reference(seed):
+    x, y = walks(seed)
+    np.testing.assert_allclose(_core.sway_summary(x, y), reference.sway_summary(x, y), rtol=1e-9, atol=1e-15)
+    assert _core.SWAY_SUMMARY_FIELDS == reference.SWAY_SUMMARY_FIELDS
+
+
+@pytest.mark.parametrize("m", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["walk", "white", "quantised"])
+def test_sample_entropy_counts_match_reference(m, kind):
+    rng = np.random.default_rng(m)
+    x = {"walk": np.cumsum(rng.normal(size=900)), "white": rng.normal(size=900),
+         "quantised": np.round(rng.normal(size=900), 1)}[kind]
+    for r in (0.1 * x.std(), 0.2 * x.std(), 0.3):
+        assert _core.sample_entropy_counts(x, m, r) == reference.sample_entropy_counts(x, m, r)
+
+
+def test_sway_density_counts_match_reference():
+    x, y = walks(7, 800)
+    for radius in (5e-4, 2e-3):
+        np.testing.assert_array_equal(_core.sway_density_counts(x, y, radius),
+                                      reference.sway_density_counts(x, y, radius))
+
+
+def test_msd_matches_reference():
+    x, _ = walks(3)
+    lags = np.array([1, 2, 5, 50, 700], dtype=np.intp)
+    np.testing.assert_allclose(_core.mean_square_displacement(x, lags),
+                               reference.mean_square_displacement(x, lags), rtol=1e-9)
+
+
+@pytest.mark.parametrize("impl", [_core, reference], ids=["compiled", "reference"])
+def test_kernels_reject_bad_arguments(impl):
+    x = np.arange(10.0)
+    with pytest.raises(ValueError, match="differ in length"):
+        impl.sway_summary(x, x[:5])
+    with pytest.raises(ValueError, match="samples"):
+        impl.sample_entropy_counts(x[:3], 2, 0.1)
+    with pytest.raises(ValueError, match="lags"):
+        impl.mean_square_displacement(x, np.array([10], dtype=np.intp))
+
+
+def test_compute_all_same_with_reference(monkeypatch):
+    """The whole suite gives the same numbers through the NumPy reference."""
+    from rig import core, metrics
+    x, y = walks(11, 2500)
+    a = metrics.compute_all(100.0, x, y)
+    monkeypatch.setattr(core, "_impl", reference)
+    b = metrics.compute_all(100.0, x, y)
+    for k, v in a["metrics"].items():
+        if isinstance(v, float):
+            np.testing.assert_allclose(b["metrics"][k], v, rtol=1e-9, err_msg=k)
+        else:
+            assert b["metrics"][k] == pytest.approx(v, rel=1e-9), k
