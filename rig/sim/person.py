@@ -492,7 +492,8 @@ class DropLanding(Phase):
     landing force is a fast rise, an impact pulse peaking at ``peak_bw``·BW ``time_to_peak_s``
     after contact, a broad absorption hump (its size set so the impulse of Fz − BW equals
     m·v, i.e. the person ends at rest) and a damped 2 Hz oscillation (0.25·BW, τ 0.45 s)
-    settling to BW (within 5 % of BW about 1 s after contact); ``settle_s`` after contact the phase ends in quiet double stance."""
+    settling to BW (within 5 % of BW about 1 s after contact). ``settle_s`` after contact
+    the phase ends, in quiet double stance."""
 
     box_height_m: float = 0.3
     peak_bw: float = 4.0
