@@ -375,6 +375,11 @@ def demo(ctx, host, port):
     cmd = [sys.executable, "-m", "rig.acquire", "--backend", "sim", "--socket", str(sock)]
     if ctx.obj and ctx.obj.get("config_path"):
         cmd += ["--config", ctx.obj["config_path"]]
+    import signal
+
+    def _term(signum, frame):      # systemd/kill: clean up like Ctrl-C
+        raise KeyboardInterrupt
+    signal.signal(signal.SIGTERM, _term)
     child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
