@@ -40,3 +40,7 @@ main.add_command(check)
 from rig.commands import acquire, demo, doctor, serve, stream  # noqa: E402
 for _cmd in (stream, doctor, acquire, serve, demo):
     main.add_command(_cmd)
+
+from rig.analyze_cli import analyze  # noqa: E402  (metrics room)
+
+main.add_command(analyze)
