@@ -92,8 +92,8 @@ def compare_sessions(before, after, *, measure=None, higher_is_worse=None, publi
 #: Balance score components (single-leg stance): measure, anchor r (value scoring 50), weight.
 #: Anchors are round numbers near typical healthy-adult single-leg values; they are not norms.
 BALANCE_COMPONENTS = (
-    ("ml_mean_velocity_mm_s", 20.0, 1.0, "ML COP velocity"),
-    ("ml_sd_mm", 5.0, 1.0, "ML COP SD"),
+    ("mean_velocity_ml_mm_s", 20.0, 1.0, "ML COP velocity"),
+    ("sd_ml_mm", 5.0, 1.0, "ML COP SD"),
     ("touch_down_count", 1.0, 1.0, "touch-downs per trial"),
 )
 

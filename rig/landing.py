@@ -81,13 +81,14 @@ def _sway(t, ml, ap):
     try:
         from rig.metrics import compute_all
         out = compute_all(t, ml / 1000.0, ap / 1000.0)
+        out = out.get("metrics", out)
         return {k: v for k, v in out.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     except Exception:  # the suite is not there (yet): a minimal set, named like it
         path = np.hypot(np.diff(ml), np.diff(ap)).sum()
-        return {"ml_sd_mm": float(ml.std(ddof=1)), "ap_sd_mm": float(ap.std(ddof=1)),
-                "ml_range_mm": float(np.ptp(ml)), "ap_range_mm": float(np.ptp(ap)),
+        return {"sd_ml_mm": float(ml.std(ddof=1)), "sd_ap_mm": float(ap.std(ddof=1)),
+                "range_ml_mm": float(np.ptp(ml)), "range_ap_mm": float(np.ptp(ap)),
                 "mean_velocity_mm_s": float(path / (t[-1] - t[0])),
-                "ml_mean_velocity_mm_s": float(np.abs(np.diff(ml)).sum() / (t[-1] - t[0]))}
+                "mean_velocity_ml_mm_s": float(np.abs(np.diff(ml)).sum() / (t[-1] - t[0]))}
 
 
 def landing_metrics(t_s, fz_n, body_weight_n, contact_t_s, *, cop_ml_mm=None, cop_ap_mm=None,

@@ -17,20 +17,20 @@ import math
 #: +1: a larger value is worse (more sway, harder landing, later stabilisation);
 #: −1: a larger value is better; 0: no direction (e.g. movement times).
 DIRECTIONS = {
-    "ml_mean_velocity_mm_s": 1, "mean_velocity_mm_s": 1, "ml_sd_mm": 1, "ap_sd_mm": 1,
-    "ml_range_mm": 1, "ellipse95_area_mm2": 1, "ml_rms_mm": 1,
+    "mean_velocity_ml_mm_s": 1, "mean_velocity_mm_s": 1, "sd_ml_mm": 1, "sd_ap_mm": 1,
+    "range_ml_mm": 1, "ellipse95_area_mm2": 1, "rms_ml_mm": 1, "tts_cop_ml_seq_avg_s": 1,
     "time_to_first_touch_down_s": -1, "touch_down_count": 1,
     "mean_ml_excursion_mm": 1, "mean_ml_medial_mm": 1, "mean_ml_lateral_mm": 1,
     "mean_cop_velocity_lowering_mm_s": 1, "mean_fz_smoothness_rms_bw_s": 1,
     "mean_descent_s": 0, "mean_return_s": 0, "repetition_count": -1,
     "peak_force_bw": 1, "loading_rate_bw_s": 1, "impulse_100ms_bw_s": 1, "vsi_bw": 1,
     "tts_seq_avg_s": 1, "tts_bw5_s": 1, "tts_cop_seq_avg_s": 1, "time_to_peak_s": -1,
-    "post_sway_ml_sd_mm": 1, "post_sway_mean_velocity_mm_s": 1,
+    "post_sway_sd_ml_mm": 1, "post_sway_mean_velocity_mm_s": 1, "post_sway_mean_velocity_ml_mm_s": 1,
 }
 
 #: Measures that describe frontal-plane (medio-lateral) control, in the order the summary uses.
-FRONTAL = [("single_leg_stance", "ml_mean_velocity_mm_s", "stance ML sway velocity"),
-           ("single_leg_stance", "ml_sd_mm", "stance ML sway SD"),
+FRONTAL = [("single_leg_stance", "mean_velocity_ml_mm_s", "stance ML sway velocity"),
+           ("single_leg_stance", "sd_ml_mm", "stance ML sway SD"),
            ("lateral_step_down", "mean_ml_excursion_mm", "step-down ML excursion"),
            ("lateral_step_down", "mean_ml_medial_mm", "step-down medial COP shift"),
            ("step_down_landing", "tts_cop_ml_seq_avg_s", "landing ML stabilisation time")]
