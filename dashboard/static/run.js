@@ -105,6 +105,7 @@
   }
   $("start").addEventListener("click", function () {
     $("start").disabled = true; $("result").hidden = true;
+    $("instructions").classList.add("compact");   // keep the live view on screen on a tablet
     var left = Math.ceil(countdown), cd = $("countdown");
     cd.hidden = false; cd.textContent = left;
     var timer = setInterval(function () {

@@ -1,0 +1,164 @@
+"""Real browser (headless Chromium via Selenium + the distribution's chromedriver): log in,
+create a patient, run a single-leg protocol on the simulated plate, see the live view move,
+get results, download the PDF. Screenshots of the main pages go to test-artifacts/.
+
+Needs the Debian packages ``chromium chromium-driver`` (and ``selenium`` from the test
+extras); skipped with the reason otherwise.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.dashboard_support import PASSWORD
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                       reason="headless Chromium not installed (apt-get install chromium chromium-driver)"),
+]
+selenium = pytest.importorskip("selenium", reason="selenium not installed (pip install '.[test]')")
+
+QUICK = """
+[[protocol]]
+id = "sls_quick"
+extends = "single_leg_stance"
+name = "Single-leg stance (quick)"
+duration_s = 3.0
+countdown_s = 1.0
+"""
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """The full app (create_app) on waitress, fed by an acquisition on the simulated plate."""
+    from waitress.server import create_server
+
+    from dashboard import create_app
+    from rig.acquire import build_acquisition
+    from rig.config import Config
+    from rig.ipc import InProcessLiveSource
+
+    (tmp_path / "protos.toml").write_text(QUICK)
+    monkeypatch.setenv("RIG_PROTOCOLS", str(tmp_path / "protos.toml"))
+    acq, _gpio, _reason = build_acquisition(Config().validate(), backend="sim", realtime=True)
+    live = InProcessLiveSource(acq)
+    app = create_app({"SECRET_KEY": "browser-test", "LIVE_SOURCE": live, "INSTANCE_PATH": str(tmp_path / "inst"),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.db'}"})
+    srv = create_server(app, host="127.0.0.1", port=0, threads=8)
+    th = threading.Thread(target=srv.run, daemon=True)
+    acq.start()
+    th.start()
+    try:
+        yield f"http://127.0.0.1:{srv.effective_port}"
+    finally:
+        acq.stop()
+        srv.close()
+        live.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", f"--user-data-dir={tmp_path / 'chrome-profile'}", "--window-size=1280,800"):
+        opts.add_argument(flag)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                           "download.prompt_for_download": False})
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    drv.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    drv.downloads = downloads
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def shot(drv, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    drv.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def wait_for(cond, timeout=15.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_clinician_day_in_a_real_browser(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    d = browser
+    d.get(server + "/")
+    assert "/auth/setup" in d.current_url                        # first run: create the admin
+    shot(d, "01-setup")
+    d.find_element(By.NAME, "username").send_keys("admin")
+    d.find_element(By.NAME, "password").send_keys(PASSWORD)
+    d.find_element(By.NAME, "confirm").send_keys(PASSWORD)
+    d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "/patients" in d.current_url, what="patients list")
+    # status bar filled from /api/status by the simulated plate
+    wait_for(lambda: "sim" in d.find_element(By.ID, "statusbar").text, what="status bar")
+
+    d.get(server + "/patients/new")
+    d.find_element(By.NAME, "code").send_keys("BR-007")
+    d.find_element(By.NAME, "body_mass_kg").send_keys("72")
+    Select(d.find_element(By.NAME, "dominant_leg")).select_by_value("right")
+    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: "BR-007" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    shot(d, "02-patient-new")
+
+    Select(d.find_element(By.NAME, "protocol")).select_by_value("sls_quick")
+    d.find_element(By.ID, "start-session").click()
+    wait_for(lambda: "/run" in d.current_url, what="run page")
+    # the live view moves: samples arrive over SSE and the COP trail grows
+    n0 = wait_for(lambda: d.execute_script("return window.stepplateRun && window.stepplateRun.samplesSeen"),
+                  what="first live samples")
+    time.sleep(1.0)
+    n1 = d.execute_script("return window.stepplateRun.samplesSeen")
+    assert n1 > n0 + 40                                          # ~80 samples/s reached the page
+    assert d.find_element(By.ID, "stream-state").text == "live"
+    shot(d, "03-run-live")
+
+    d.find_element(By.ID, "start").click()
+    wait_for(lambda: d.find_element(By.ID, "result").is_displayed(), timeout=20, what="trial result")
+    rows = d.find_elements(By.CSS_SELECTOR, "#result-table tr")
+    assert len(rows) >= 3 and any("Mean velocity" in r.text for r in rows)
+    shot(d, "04-run-result")
+
+    d.find_element(By.ID, "next-btn").click()                  # right side
+    wait_for(lambda: "side=right" in d.current_url, what="right side")
+    d.find_element(By.ID, "start").click()
+    wait_for(lambda: d.find_element(By.ID, "result").is_displayed(), timeout=20, what="right result")
+    d.find_element(By.ID, "next-btn").click()                  # -> left/right comparison
+    wait_for(lambda: d.find_elements(By.ID, "left-right"), what="left/right comparison")
+    shot(d, "05-session")
+
+    d.find_element(By.ID, "session-pdf").click()
+    pdf = wait_for(lambda: [p for p in d.downloads.glob("*.pdf")], timeout=30, what="PDF download")[0]
+    wait_for(lambda: pdf.stat().st_size > 1000 and pdf.read_bytes().startswith(b"%PDF"), what="PDF complete")
+
+    d.find_element(By.CSS_SELECTOR, ".crumbs a").click()        # back to the patient: history page
+    wait_for(lambda: "BR-007" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    shot(d, "06-patient-history")
+    d.set_window_size(390, 844)                                 # phone, portrait
+    shot(d, "07-patient-phone")
