@@ -289,7 +289,8 @@ class LiftFoot(Phase):
             r.x[sl] = x0 + (xs - x0) * shift + toward * self.apa_m * _bell(tau / 0.35) * (1 - shift)
             r.y[sl] = y0 + (ys - y0) * shift
             lift = (tau - 0.6) / 0.4
-            r.fz[sl] = bw * (1 + self.lift_transient_bw * np.where(lift > 0, np.sin(2 * np.pi * np.clip(lift, 0, 1)), 0))
+            swing = np.where(lift > 0, np.sin(2 * np.pi * np.clip(lift, 0, 1)), 0)
+            r.fz[sl] = bw * (1 + self.lift_transient_bw * swing)
             r.event(t0, self.kind, foot=side)
             r.event(t0 + 0.65 * self.duration, "foot_off", foot=side)
         elif st.stance == stance and st.floor_foot == side:
@@ -698,7 +699,10 @@ class VirtualPerson:
         kern = np.ones(w) / w
         for row in range(ncoef):
             a = k_arr[row]
-            pad = np.concatenate([a[-w:], a, a[:w]]) if self.loop else np.concatenate([np.full(w, a[0]), a, np.full(w, a[-1])])
+            if self.loop:
+                pad = np.concatenate([a[-w:], a, a[:w]])
+            else:
+                pad = np.concatenate([np.full(w, a[0]), a, np.full(w, a[-1])])
             k_arr[row] = np.convolve(pad, kern, mode="same")[w:-w]
         a_ml, b_ml, a_ap, b_ap, c_az, lim_ml, lim_ap = k_arr
         sway_ml = a_ml * ramb[0] + b_ml * trem[0]
