@@ -74,6 +74,6 @@ def sway_density_counts(x, y, radius: float) -> np.ndarray:
     return _impl.sway_density_counts(_f64(x), _f64(y), float(radius))
 
 
-def mean_square_displacement(x, max_lag: int) -> np.ndarray:
-    """Mean square displacement for lags 1 … max_lag (see reference)."""
-    return _impl.mean_square_displacement(_f64(x), int(max_lag))
+def mean_square_displacement(x, lags) -> np.ndarray:
+    """Mean square displacement at the given integer lags (see reference)."""
+    return _impl.mean_square_displacement(_f64(x), np.ascontiguousarray(lags, dtype=np.intp))

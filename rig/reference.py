@@ -40,7 +40,7 @@ def counts_to_cop(counts, offsets, scales, matrix, min_fz):
 SWAY_SUMMARY_FIELDS = (
     "mean_x", "mean_y", "sxx", "syy", "sxy", "min_x", "max_x", "min_y", "max_y",
     "path", "path_x", "path_y", "sum_dist", "max_dist", "sum_dist2", "sum_triangle",
-    "sum_vx", "sum_vy", "svx", "svy",
+    "sum_vx", "sum_vy", "svx", "svy", "sum_abs_x", "sum_abs_y", "max_abs_x", "max_abs_y",
 )
 
 
@@ -63,6 +63,7 @@ def sway_summary(x, y):
         d.sum(), d.max(), np.sum(cx * cx + cy * cy),
         np.sum(np.abs(cx[:-1] * cy[1:] - cx[1:] * cy[:-1])),
         dx.sum(), dy.sum(), np.sum((dx - dx.mean()) ** 2), np.sum((dy - dy.mean()) ** 2),
+        np.abs(cx).sum(), np.abs(cy).sum(), np.abs(cx).max(), np.abs(cy).max(),
     ])
 
 
@@ -107,10 +108,11 @@ def sway_density_counts(x, y, radius):
     return out
 
 
-def mean_square_displacement(x, max_lag):
-    """msd[k-1] = mean_i (x[i+k] - x[i])² for k = 1 … max_lag."""
+def mean_square_displacement(x, lags):
+    """msd[j] = mean_i (x[i+k] - x[i])² for k = lags[j]."""
     x = np.asarray(x, dtype=np.float64)
+    lags = np.asarray(lags, dtype=np.intp)
     n = x.size
-    if max_lag < 1 or max_lag >= n:
-        raise ValueError(f"max_lag must be in 1 … {n - 1}, got {max_lag}")
-    return np.array([np.mean((x[k:] - x[:-k]) ** 2) for k in range(1, max_lag + 1)])
+    if np.any(lags < 1) or np.any(lags >= n):
+        raise ValueError(f"lags must be in 1 … {n - 1}")
+    return np.array([np.mean((x[k:] - x[:-k]) ** 2) for k in lags])
