@@ -21,6 +21,8 @@ def init_app(app: Flask) -> None:
 
     from dashboard import db
     db.init_app(app)
+    from dashboard import durable  # reliability: finish trials interrupted by a crash (docs/reliability.md)
+    durable.init_app(app)
 
     CSRFProtect(app)
 

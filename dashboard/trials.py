@@ -221,15 +221,15 @@ def api_record_trial(session_id: int):
         return jsonify({"error": "seconds must be a number"}), 400
     if not 0 < seconds <= 120 or side not in SIDES:
         return jsonify({"error": "seconds must be in (0, 120] and side one of left/right/both"}), 400
-    from dashboard import livefeed
+    from dashboard import durable, livefeed  # reliability: samples fsynced while recording (docs/reliability.md)
     try:
-        columns, samples = livefeed.record(current_app, seconds)
+        trial = durable.record_trial(current_app, s, side, seconds)
     except livefeed.NoLiveSource as exc:
         return jsonify({"error": str(exc)}), 503
-    try:
-        trial = store_trial(s, side, samples, columns, meta={"source": "live"})
     except ValueError as exc:
         return jsonify({"error": str(exc)}), 400
+    if trial.status == durable.INTERRUPTED:  # acquisition went away mid-trial: kept, marked interrupted
+        return jsonify(dict(_trial_json(trial), error="recording interrupted: plate reconnecting")), 503
     return jsonify(_trial_json(trial)), 201
 
 

@@ -1,0 +1,287 @@
+"""Durable live recording of a trial, and the start-up recovery of interrupted ones.
+
+Owned by the reliability work ("nothing lost", docs/reliability.md). The order of writes is
+what makes a crash at any instant recoverable:
+
+1. A ``Trial`` row with ``status="recording"`` is committed *before* any sample is written.
+   It names its recording file and the rig that records it (``quality["rig"]``).
+2. Samples from the live source's batches are appended to ``<recording>.partial`` (the
+   dashboard's recording CSV format, dashboard.recordings) and flushed + ``fsync``-ed at
+   least every ``SYNC_EVERY_S`` of sample time or wall time; with batches of 100 ms no more
+   than 1 s of samples is ever written-but-not-synced.
+3. At the end: fsync, atomic rename ``.partial`` -> final name, fsync the folder, then the row
+   is updated (checksum, size, measures, ``status="ok"``) in one commit.
+4. If the live source stalls or disconnects mid-trial (acquisition crashed), the samples so
+   far are finished the same way and the row becomes ``status="interrupted"``.
+
+``recover(app)`` runs when the web process starts: every ``.partial`` of this data folder is
+finished (a torn last line dropped, renamed) and its row marked ``interrupted``; rows of this
+rig still ``recording`` without any file get an empty recording. Interrupted trials stay
+viewable (samples, export) and are left out of comparisons and history like a redo.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import queue
+import socket
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+from flask import Flask
+
+from dashboard import measures, recordings
+from dashboard.models import ClinicSession, Result, Trial
+from rig.plate import SAMPLE_COLUMNS
+
+log = logging.getLogger(__name__)
+
+SYNC_EVERY_S = 0.9      # + one batch (100 ms) = at most 1 s of samples not yet on the disk
+STALL_S = 3.0           # no batch for this long during a trial: the acquisition is gone
+PARTIAL = ".partial"
+RECORDING, INTERRUPTED, OK = "recording", "interrupted", "ok"
+COLUMNS = SAMPLE_COLUMNS + recordings.RAW_COLUMNS
+
+
+def rig_id(app: Flask) -> str:
+    """Which rig records (several rigs may share one PostgreSQL database)."""
+    return str(app.config.get("RIG_ID") or socket.gethostname())
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _row(r, c) -> str:
+    vals = [("" if not np.isfinite(v) else f"{float(v):.6g}") for v in r[:8]]
+    vals.append(str(int(r[8]) if np.isfinite(r[8]) else 0))
+    vals.extend(str(int(v)) for v in c)
+    return ",".join(vals)
+
+
+class PartialWriter:
+    """Append-only ``.partial`` recording in the dashboard format, fsynced at least every
+    ``sync_every_s`` (sample time or wall time). ``synced_rows``/``synced_bytes``: what the
+    last fsync made durable (the kill test reads them through ``on_sync``)."""
+
+    def __init__(self, final: Path, meta: dict, *, sync_every_s: float = SYNC_EVERY_S, on_sync=None):
+        self.final = Path(final)
+        self.partial = self.final.with_name(self.final.name + PARTIAL)
+        self.final.parent.mkdir(parents=True, exist_ok=True)
+        self.sync_every_s = sync_every_s
+        self.on_sync = on_sync
+        self.rows = self.synced_rows = self.bytes = self.synced_bytes = 0
+        self.t_first: float | None = None
+        self.t_last: float | None = None
+        self._t_sync: float | None = None
+        self._f = open(self.partial, "xb")
+        head = f"# format: {recordings.FORMAT}\n" + "".join(f"# {k}: {v}\n" for k, v in meta.items())
+        self._append((head + ",".join(COLUMNS) + "\n").encode())
+        _fsync_dir(self.final.parent)      # the .partial's name is durable too
+        self.sync()
+
+    def _append(self, blob: bytes) -> None:
+        self._f.write(blob)
+        self.bytes += len(blob)
+
+    def write(self, samples, counts) -> None:
+        if not len(samples):
+            return
+        if self.t_first is None:
+            self.t_first = self._t_sync = float(samples[0][0])
+        self._append(("\n".join(_row(r, c) for r, c in zip(samples, counts)) + "\n").encode())
+        self.rows += len(samples)
+        self.t_last = float(samples[-1][0])
+        if (self.t_last - self._t_sync >= self.sync_every_s
+                or time.monotonic() - self._wall_sync >= self.sync_every_s):
+            self.sync()
+
+    def sync(self) -> None:
+        self._f.flush()
+        os.fsync(self._f.fileno())
+        self._wall_sync = time.monotonic()
+        self._t_sync = self.t_last if self.t_last is not None else self._t_sync
+        self.synced_rows, self.synced_bytes = self.rows, self.bytes
+        if self.on_sync is not None:
+            self.on_sync(self)
+
+    def finish(self) -> Path:
+        """fsync, rename atomically to the final name, fsync the folder."""
+        self.sync()
+        self._f.close()
+        os.replace(self.partial, self.final)
+        _fsync_dir(self.final.parent)
+        return self.final
+
+
+def _new_rel() -> str:
+    now = datetime.now(timezone.utc)
+    return (Path("recordings") / f"{now:%Y}" / f"{now:%m}" /
+            f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.csv").as_posix()
+
+
+def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None = None) -> Trial:
+    """Checksum the finished file, compute quality and measures, commit the row."""
+    path = data_dir / trial.recording_path
+    blob = path.read_bytes()
+    columns, arr, _ = recordings.decode(blob)
+    ix = measures.columns_index(columns)
+    n = len(arr)
+    t = arr[:, ix["t_s"]] if n else np.zeros(0)
+    duration = float(t[-1] - t[0]) if n >= 2 else 0.0
+    trial.status = status
+    trial.n_samples = n
+    trial.duration_s = duration
+    if duration > 0:
+        trial.sample_rate_hz = (n - 1) / duration
+    trial.recording_sha256 = hashlib.sha256(blob).hexdigest()
+    trial.recording_bytes = len(blob)
+    q = measures.quality(arr, columns)
+    q["rig"] = (trial.quality or {}).get("rig")
+    if status == INTERRUPTED:
+        q["interrupted"] = {"reason": reason or "", "at": datetime.now(timezone.utc).isoformat()}
+        q["warnings"] = [f"recording interrupted ({reason}): {n} samples kept", *q.get("warnings", [])]
+        q["ok"] = False
+    trial.quality = q
+    results: dict[str, float] = {}
+    if n >= 2:
+        try:
+            patient = trial.session.patient
+            results = measures.compute(arr, columns, trial.protocol, trial.side, trial.body_mass_kg
+                                       if trial.body_mass_kg else patient.body_mass_kg)
+        except Exception:      # an interrupted, very short trial may have no measures
+            if status == OK:
+                raise
+            log.warning("no measures for interrupted trial %s", trial.id, exc_info=True)
+    trial.results = [Result(key=k, value=v) for k, v in sorted(results.items())
+                     if v is not None and np.isfinite(v)]
+    db.commit()
+    return trial
+
+
+def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, *,
+                 first_batch_s: float = 3.0, stall_s: float = STALL_S, on_sync=None, on_write=None,
+                 meta: dict | None = None) -> Trial:
+    """Record ``seconds`` of stream time from the live source durably; returns the Trial
+    (``status`` ``ok``, or ``interrupted`` when the acquisition went away mid-trial).
+    Raises livefeed.NoLiveSource when no batch arrives within ``first_batch_s``."""
+    from dashboard import livefeed
+    from dashboard.db import get_db
+    src = livefeed.live_source(app)
+    q: queue.Queue = queue.Queue()          # unbounded: a recording must not drop samples
+    unsubscribe = src.subscribe(q.put)
+    data_dir = Path(app.config["STEPPLATE_DATA_DIR"])
+    db = get_db()
+    writer = trial = None
+    reason = None
+    try:
+        deadline = time.monotonic() + first_batch_s
+        msg = None
+        while True:
+            try:
+                msg = q.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise livefeed.NoLiveSource(
+                    "no samples from the live source (acquisition stopped or plate disconnected)") from None
+            if msg.get("type") == "batch" and msg.get("samples"):
+                break
+        hello = getattr(src, "hello", None) or {}
+        patient = session.patient
+        trial = Trial(session_id=session.id, protocol=session.protocol, side=side, status=RECORDING,
+                      started_at=datetime.now(timezone.utc), duration_s=0.0,
+                      sample_rate_hz=float(hello.get("rate_hz") or 0.0), n_samples=0,
+                      body_mass_kg=patient.body_mass_kg, recording_path=_new_rel(), recording_sha256="",
+                      recording_bytes=0, quality={"rig": rig_id(app), "recording": True})
+        db.add(trial)
+        db.commit()                                      # 1. the row first
+        writer = PartialWriter(data_dir / trial.recording_path, {
+            "patient": patient.code, "session": session.id, "trial": trial.id, "protocol": session.protocol,
+            "side": side, "body_mass_kg": f"{patient.body_mass_kg:g}", "rig": rig_id(app),
+            "plate": hello.get("plate", ""), "rate_hz": hello.get("rate_hz", ""), "source": "live",
+            **(meta or {})}, on_sync=on_sync)
+        t0 = None
+        while True:                                      # 2. samples, fsynced every <= 0.9 s
+            if msg.get("type") == "disconnected":
+                reason = "acquisition disconnected"
+                break
+            if msg.get("type") == "batch":
+                rows = [[np.nan if v is None else v for v in r] for r in msg.get("samples") or []]
+                counts = msg.get("counts")
+                if counts is None or len(counts) != len(rows):
+                    counts = [[0, 0, 0, 0]] * len(rows)
+                if rows:
+                    if t0 is None:
+                        t0 = float(rows[0][0])
+                    keep = [i for i, r in enumerate(rows) if float(r[0]) - t0 <= seconds + 1e-9]
+                    writer.write([rows[i] for i in keep], [counts[i] for i in keep])
+                    if on_write is not None:
+                        on_write(writer)
+                    if len(keep) < len(rows) or float(rows[-1][0]) - t0 >= seconds - 1e-9:
+                        break
+            try:
+                msg = q.get(timeout=stall_s)
+            except queue.Empty:
+                reason = f"no samples for {stall_s:g} s"
+                break
+    except Exception as exc:
+        if writer is not None:                           # keep what was recorded, then re-raise
+            writer.finish()
+            _finalize(db, trial, data_dir, INTERRUPTED, f"error: {exc}")
+        raise
+    finally:
+        unsubscribe()
+    writer.finish()                                      # 3. fsync + atomic rename
+    return _finalize(db, trial, data_dir, INTERRUPTED if reason else OK, reason)
+
+
+def _empty_recording(path: Path, trial: Trial) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    w = PartialWriter(path, {"trial": trial.id, "note": "interrupted before the first sample"})
+    w.finish()
+
+
+def recover(app: Flask) -> list[int]:
+    """Finish this rig's interrupted recordings; returns the ids of the trials marked interrupted."""
+    from rig.record import recover as finish_partial
+    from dashboard.db import database
+    data_dir = Path(app.config["STEPPLATE_DATA_DIR"])
+    me = rig_id(app)
+    done: list[int] = []
+    with database(app).sessionmaker() as db:
+        for partial in sorted((data_dir / "recordings").glob(f"**/*{PARTIAL}")):
+            rel = partial.relative_to(data_dir).as_posix()[: -len(PARTIAL)]
+            trial = db.query(Trial).filter(Trial.recording_path == rel).one_or_none()
+            finish_partial(partial)                      # drop a torn last line, rename, fsync
+            if trial is None:
+                log.warning("recording %s has no trial row; kept as a file", rel)
+                continue
+            if trial.status == RECORDING:
+                _finalize(db, trial, data_dir, INTERRUPTED, "web process stopped during the trial")
+                done.append(trial.id)
+        for trial in db.query(Trial).filter(Trial.status == RECORDING).all():
+            path = data_dir / trial.recording_path
+            if path.exists():                            # renamed, but the final commit was lost
+                _finalize(db, trial, data_dir, INTERRUPTED, "web process stopped while finishing")
+            elif (trial.quality or {}).get("rig") == me:  # row committed, no sample written yet
+                _empty_recording(path, trial)
+                _finalize(db, trial, data_dir, INTERRUPTED, "web process stopped before the first sample")
+            else:
+                continue                                 # another rig's trial, still recording
+            done.append(trial.id)
+    if done:
+        log.warning("marked %d interrupted trial(s): %s", len(done), done)
+    return done
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("RECOVER_ON_START", True)
+    if app.config["RECOVER_ON_START"]:
+        recover(app)
