@@ -24,7 +24,9 @@ Events (``name``: when, dated at)
                      lateral step-down repetition phases from the vertical velocity of the
                      centre of mass, v = ∫(Fz − BW)/m dt (reset to 0 after each return)
   landing_contact    first sample above the unloaded mean + 5 SD of the unloaded Fz noise
-                     (measured on the plate while it was unloaded, not a fixed newton value)
+                     (measured on the plate while it was unloaded, not a fixed newton value);
+                     dated one sample earlier when that sample was already above mean + 3 SD
+                     (the contact fell late in its conversion)
   landing_peak       the largest Fz within 0.25 s of contact (emitted when that window ends)
   stabilised         Fz stays within BW ± 5 % for 1 s (dated at the start of that second)
 
@@ -131,6 +133,10 @@ class EventDetector:
             return None
         f = np.fromiter((x for _, x in self._noise), float)
         return float(f.mean() + self.p.noise_k * max(f.std(ddof=1), self.p.noise_sd_floor_n))
+
+    def _noise_mean_sd(self, k) -> float:
+        f = np.fromiter((x for _, x in self._noise), float)
+        return float(f.mean() + k * max(f.std(ddof=1), self.p.noise_sd_floor_n))
 
     def feed(self, t_s, fz_n, cop_ml_mm=None, cop_ap_mm=None, flags=None) -> list[Event]:
         t = np.atleast_1d(np.asarray(t_s, dtype=float))
@@ -261,10 +267,18 @@ class EventDetector:
         self._reset_landing()
         self._reset_stepdown()
         if self.mode == "step_down_landing" and self.bw is not None:
-            self._contact_t = t
+            # each HX711 sample is the mean over the conversion that ends at its time stamp: a
+            # contact late in a conversion shows as a small rise in that sample. If the sample
+            # just before was already above the unloaded mean + 3 SD, it is the contact sample.
+            t_c = t
+            prev = self._hist[-1] if self._hist else None
+            if from_noise and prev is not None and prev[1] > self._noise_mean_sd(3.0):
+                t_c = prev[0]
+                conf *= 0.9
+            self._contact_t = t_c
             self._peak = (t, fz)
-            self._emit(t, "landing_contact", conf, t, threshold_n=round(thr, 3),
-                       threshold_from_noise=from_noise)
+            self._emit(t_c, "landing_contact", conf, t, threshold_n=round(thr, 3),
+                       threshold_from_noise=from_noise, body_weight_n=round(self.bw, 3))
         else:
             self._emit(t, "step_on", conf, t, threshold_n=round(thr, 3), threshold_from_noise=from_noise)
 
@@ -344,15 +358,15 @@ class EventDetector:
         out = not self._inside(ml, ap)
         self._cop_out = self._cop_out + 1 if out else 0
         if self._fz_low >= p.confirm_samples:
-            onset = self._backdate(lambda s: s[1] >= self.bw * (1 - p.touch_fz_frac / 4), t)
+            onset = self._onset(lambda s: self.bw - s[1], t, fz, ml, ap)
             drop = (self.bw - fz) / self.bw
             self._touch(onset, t, "fz", min(1.0, 0.5 + drop / (4 * p.touch_fz_frac)), drop_bw=round(drop, 4))
         elif self._cop_out >= p.confirm_samples:
             cml, cap = self._region
-            def calm(s):
-                return (math.isfinite(s[2]) and abs(s[2] - cml) <= p.region_half_ml_mm / 2
-                        and abs(s[3] - cap) <= p.region_half_ap_mm / 2)
-            onset = self._backdate(calm, t)
+            toward = 1.0 if self._stance_side == "left" else -1.0     # towards the lifted foot
+            def dev(s):
+                return (s[2] - cml) * toward if math.isfinite(s[2]) else math.nan
+            onset = self._onset(dev, t, fz, ml, ap)
             over = abs(ml - cml) / p.region_half_ml_mm if math.isfinite(ml) else 2.0
             self._touch(onset, t, "cop", min(1.0, 0.4 + 0.4 * (over - 1) + 0.2),
                         cop_ml_mm=round(ml, 2) if math.isfinite(ml) else None)
@@ -362,6 +376,20 @@ class EventDetector:
             return False
         return (abs(ml - self._region[0]) <= self.p.region_half_ml_mm
                 and abs(ap - self._region[1]) <= self.p.region_half_ap_mm)
+
+    def _onset(self, value, now, fz, ml, ap) -> float:
+        """Start of the excursion that ended in a touch-down: walking back from now, the first
+        local minimum of ``value`` (3-sample mean), at most backdate_max_s back."""
+        samples = [s for s in self._hist if now - s[0] <= self.p.backdate_max_s] + [(now, fz, ml, ap)]
+        v = np.array([value(s) for s in samples], float)
+        ts = [s[0] for s in samples]
+        if len(v) < 4 or not np.isfinite(v).all():
+            return ts[0] if len(ts) else now
+        sm = np.convolve(v, np.ones(3) / 3, mode="valid")          # sm[i] is centred on i + 1
+        i = len(sm) - 1
+        while i > 0 and sm[i - 1] < sm[i]:
+            i -= 1
+        return ts[i + 1]
 
     def _backdate(self, calm, now) -> float:
         """The time just after the last 'calm' sample in the history (within backdate_max_s)."""
@@ -420,17 +448,21 @@ class EventDetector:
         v = self._v
         st = self._sd_state
         if st == "idle":
-            quiet = abs(fz - self.bw) < p.sd_zupt_band_frac * self.bw
-            self._quiet_since = (self._quiet_since if self._quiet_since is not None else t) if quiet else None
-            if self._quiet_since is not None and t - self._quiet_since >= p.sd_zupt_s:
-                # zero-velocity update; the reference weight is the mean Fz of every quiet
-                # sample so far (a 1 N error in it is a 0.03 m/s velocity error after 2 s)
-                self._v = v = 0.0
-                self._armed = True
+            # the reference weight is the mean Fz of the quiet samples between repetitions
+            # (over seconds the body does not accelerate on average; a 1 N error in it is a
+            # 0.03 m/s velocity error after 2 s)
+            recent = [s[1] for s in list(self._hist)[-4:]] + [fz]
+            ref = self._bw_ref if self._bw_ref is not None else self.bw
+            quiet = abs(sum(recent) / len(recent) - ref) < p.sd_zupt_band_frac * self.bw
+            if quiet:                                  # (movement samples would bias it)
                 self._bw_sum += fz
                 self._bw_n += 1
                 if self._bw_n >= 40:
                     self._bw_ref = self._bw_sum / self._bw_n
+            self._quiet_since = (self._quiet_since if self._quiet_since is not None else t) if quiet else None
+            if self._quiet_since is not None and t - self._quiet_since >= p.sd_zupt_s:
+                self._v = v = 0.0                      # zero-velocity update
+                self._armed = True
             if v0 > -p.sd_v_start_m_s >= v:
                 self._sd_cross = _interp_cross(t0, v0, t, v, -p.sd_v_start_m_s)
                 self._z = 0.0

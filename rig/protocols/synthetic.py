@@ -128,7 +128,7 @@ def landing(seed=0, *, bw_n=700.0, contact_t=2.0, peak_bw=3.0, t_peak_s=0.05, bo
     c = x >= 0
     imp = np.where(c & (x < 2 * t_peak_s * 1.6), np.sin(np.pi * np.clip(x / (2 * t_peak_s), 0, 1)) ** 1.5, 0.0)
     imp = np.where(x > t_peak_s, np.exp(-((x - t_peak_s) / (0.6 * t_peak_s)) ** 2), imp)
-    base = bw_n * _smoothstep(x / (2.5 * t_peak_s))
+    base = bw_n * (1 - np.exp(-np.clip(x, 0, None) / 0.015))   # a foot lands with a finite slope
     osc = -0.25 * bw_n * np.exp(-np.clip(x, 0, None) / settle_tau_s) * np.sin(2 * np.pi * 1.5 * np.clip(x - 1.5 * t_peak_s, 0, None))
     osc = np.where(x > 1.5 * t_peak_s, osc, 0.0)
     sway = _sway(tr.rng, len(tf), FINE_HZ, 2.0, 1.0)
