@@ -173,9 +173,12 @@ LABEL_COLOURS = {"real improvement": "#2ca02c", "real decline": "#d62728"}
 def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 170) -> str:
     """A small server-side SVG: one line per side, baseline ± MDC band, labelled points."""
     key = trend["key"]
-    pts_all = [p for s in trend["sides"].values() for p in s["points"]]
     conv = lambda v: units.to_display(key, v, body_mass_kg)  # noqa: E731
-    vals = [conv(p["value"]) for p in pts_all if conv(p["value"]) is not None]
+    unit = units.unit(key)
+    # each point converted once: (timestamp, display value, point)
+    per_side = {side: [(p["t"].timestamp(), conv(p["value"]), p) for p in s["points"]]
+                for side, s in trend["sides"].items()}
+    vals = [v for pts in per_side.values() for _, v, _ in pts if v is not None]
     if not vals:
         return ""
     bands = []
@@ -185,7 +188,7 @@ def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 
             if lo is not None and hi is not None:
                 bands.append((side, min(lo, hi), max(lo, hi)))
                 vals += [lo, hi]
-    ts = [p["t"].timestamp() for p in pts_all]
+    ts = [t for pts in per_side.values() for t, _, _ in pts]
     t0, t1 = min(ts), max(ts)
     v0, v1 = min(vals), max(vals)
     if t1 == t0:
@@ -194,30 +197,30 @@ def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 
         v1 = v0 + 1
     pad_l, pad_r, pad_t, pad_b = 44, 8, 8, 20
     W, H = width - pad_l - pad_r, height - pad_t - pad_b
-    X = lambda t: pad_l + (t - t0) / (t1 - t0) * W  # noqa: E731
-    Y = lambda v: pad_t + (1 - (v - v0) / (v1 - v0)) * H  # noqa: E731
+    sx, sy = W / (t1 - t0), H / (v1 - v0)
     out = [f'<svg class="trend" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{units.label(key)} over time">']
     for side, lo, hi in bands:
         c = SIDE_COLOURS.get(side, "#888")
-        out.append(f'<rect x="{pad_l}" y="{Y(hi):.1f}" width="{W}" height="{max(Y(lo) - Y(hi), 1):.1f}" '
+        y_hi, y_lo = pad_t + (v1 - hi) * sy, pad_t + (v1 - lo) * sy
+        out.append(f'<rect x="{pad_l}" y="{y_hi:.1f}" width="{W}" height="{max(y_lo - y_hi, 1):.1f}" '
                    f'fill="{c}" fill-opacity="0.10"><title>{side}: baseline ± MDC</title></rect>')
     for v in (v0, v1):
-        out.append(f'<text x="{pad_l - 4}" y="{Y(v) + 4:.1f}" text-anchor="end" class="ax">{v:.3g}</text>')
+        out.append(f'<text x="{pad_l - 4}" y="{pad_t + (v1 - v) * sy + 4:.1f}" text-anchor="end" class="ax">{v:.3g}</text>')
     out.append(f'<text x="{pad_l}" y="{height - 4}" class="ax">{datetime.fromtimestamp(t0, timezone.utc):%Y-%m-%d}</text>')
     out.append(f'<text x="{width - pad_r}" y="{height - 4}" text-anchor="end" class="ax">'
                f'{datetime.fromtimestamp(t1, timezone.utc):%Y-%m-%d}</text>')
-    for side, s in trend["sides"].items():
+    for side, pts in per_side.items():
         c = SIDE_COLOURS.get(side, "#888")
-        coords = [(X(p["t"].timestamp()), Y(conv(p["value"]))) for p in s["points"] if conv(p["value"]) is not None]
+        coords = [(pad_l + (t - t0) * sx, pad_t + (v1 - v) * sy, v, p) for t, v, p in pts if v is not None]
         if len(coords) > 1:
             out.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="'
-                       + " ".join(f"{x:.1f},{y:.1f}" for x, y in coords) + '"/>')
-        for (x, y), p in zip(coords, s["points"]):
+                       + " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in coords) + '"/>')
+        for x, y, v, p in coords:
             fill = LABEL_COLOURS.get(p["label"], "#fff")
+            shown = f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{fill}" stroke="{c}">'
-                       f'<title>{side} {p["t"]:%Y-%m-%d}: {units.fmt(key, p["value"], body_mass_kg)} '
-                       f'{units.unit(key)} — {p["label"]}</title></circle>')
+                       f'<title>{side} {p["t"]:%Y-%m-%d}: {shown} {unit} — {p["label"]}</title></circle>')
     out.append("</svg>")
     return "".join(out)
 

@@ -3,6 +3,7 @@
 weight. Unknown suffixes are shown as stored."""
 from __future__ import annotations
 
+import functools
 import math
 
 from rig.plate import G
@@ -27,9 +28,13 @@ _SUFFIXES = {
 }
 
 
+_BY_LENGTH = sorted(_SUFFIXES, key=len, reverse=True)
+
+
+@functools.lru_cache(maxsize=1024)
 def split_key(key: str) -> tuple[str, str]:
     """('mean_velocity', '_mm_s') for 'mean_velocity_mm_s'."""
-    for suf in sorted(_SUFFIXES, key=len, reverse=True):
+    for suf in _BY_LENGTH:
         if key.endswith(suf):
             return key[: -len(suf)], suf
     return key, ""
