@@ -1,0 +1,39 @@
+"""Limb symmetry index and the frontal-plane summary."""
+from __future__ import annotations
+
+import pytest
+
+from rig.symmetry import frontal_plane_summary, limb_symmetry, symmetry_table
+
+
+def test_formulas():
+    s = limb_symmetry(12.0, 10.0, measure="mean_velocity_ml_mm_s")
+    assert s["lsi_pct"] == pytest.approx(120.0)                       # 100·L/R
+    assert s["si_pct"] == pytest.approx(100 * 2 / 11)                 # 100·(L−R)/mean
+    assert s["worse_side"] == "left" and s["worse_by_pct"] == pytest.approx(20.0)
+    s = limb_symmetry(12.0, 10.0, measure="mean_velocity_ml_mm_s", involved="right")
+    assert s["lsi_pct"] == pytest.approx(100 * 10 / 12)               # involved / uninvolved
+    s = limb_symmetry(8.0, 10.0, measure="time_to_first_touch_down_s")  # larger is better
+    assert s["worse_side"] == "left" and s["worse_by_pct"] == pytest.approx(20.0)
+    s = limb_symmetry(1.1, 1.0, measure="mean_descent_s")                # no direction
+    assert s["worse_side"] is None and s["si_pct"] == pytest.approx(100 * 0.1 / 1.05)
+    assert limb_symmetry(None, 3.0)["lsi_pct"] is None
+    assert limb_symmetry(1.0, 0.0)["lsi_pct"] is None
+
+
+def test_table_covers_every_shared_numeric_measure():
+    t = symmetry_table({"a_mm": 1.0, "b": "x", "c_s": 2.0}, {"a_mm": 2.0, "c_s": 2.0, "d": 1.0})
+    assert set(t) == {"a_mm", "c_s"}
+
+
+def test_one_line_summary():
+    data = {"single_leg_stance": {"left": {"mean_velocity_ml_mm_s": 18.0, "sd_ml_mm": 5.0},
+                                  "right": {"mean_velocity_ml_mm_s": 12.0, "sd_ml_mm": 4.0}},
+            "lateral_step_down": {"left": {"mean_ml_excursion_mm": 25.0}, "right": {"mean_ml_excursion_mm": 20.0}}}
+    line = frontal_plane_summary(data)
+    assert "\n" not in line and line.startswith("Frontal-plane control: LEFT worse on 3 of 3")
+    assert "stance ML sway velocity L +50%" in line
+    data["lateral_step_down"] = {"left": {"mean_ml_excursion_mm": 10.0}, "right": {"mean_ml_excursion_mm": 20.0}}
+    data["single_leg_stance"]["left"]["sd_ml_mm"] = 3.0
+    assert "RIGHT worse on 2 of 3" in frontal_plane_summary(data)
+    assert "not enough" in frontal_plane_summary({})
