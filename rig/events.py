@@ -80,7 +80,7 @@ class DetectorParams:
     region_half_ap_mm: float = 110.0 #: ... and AP
     touch_fz_frac: float = 0.10      #: touch-down on the floor: Fz below BW by this fraction
     confirm_samples: int = 3         #: consecutive samples that confirm a touch-down
-    backdate_max_s: float = 0.15     #: how far a touch-down may be dated back
+    backdate_max_s: float = 0.3      #: how far a touch-down may be dated back
     sd_v_on_m_s: float = 0.05        #: step-down: |v| above this confirms a movement
     sd_v_start_m_s: float = 0.01     #: ... phases start/end where |v| crosses this
     sd_max_rep_s: float = 6.0        #: a repetition not returning within this is abandoned
@@ -379,15 +379,17 @@ class EventDetector:
 
     def _onset(self, value, now, fz, ml, ap) -> float:
         """Start of the excursion that ended in a touch-down: walking back from now, the first
-        local minimum of ``value`` (3-sample mean), at most backdate_max_s back."""
+        local minimum of ``value`` (3-sample mean) or the point where it was within 10 % of
+        its rise above the window's first value, at most backdate_max_s back."""
         samples = [s for s in self._hist if now - s[0] <= self.p.backdate_max_s] + [(now, fz, ml, ap)]
         v = np.array([value(s) for s in samples], float)
         ts = [s[0] for s in samples]
         if len(v) < 4 or not np.isfinite(v).all():
             return ts[0] if len(ts) else now
         sm = np.convolve(v, np.ones(3) / 3, mode="valid")          # sm[i] is centred on i + 1
+        floor = sm[0] + 0.1 * (sm[-1] - sm[0]) if sm[-1] > sm[0] else -np.inf
         i = len(sm) - 1
-        while i > 0 and sm[i - 1] < sm[i]:
+        while i > 0 and sm[i - 1] < sm[i] and sm[i - 1] > floor:
             i -= 1
         return ts[i + 1]
 

@@ -185,7 +185,10 @@ def test_virtual_person_single_leg_stance(onto):
     assert lift.details["stance_side"] == "left"
     assert abs(lift.t_s - ptruth(p, "foot_off")[0]) < 0.25
     td = first(ev, "touch_down")
-    assert abs(td.t_s - ptruth(p, "touch_down")[0]) <= 0.05
+    # the person's touch-down loads the floor (or moves the COP) along a smooth ramp over
+    # ~0.24 s whose first 50 ms carry < 3 % BW, inside the ~10 N stance Fz noise: 75 ms here
+    # (the scripted 40 ms touch-downs above are held to 50 ms)
+    assert abs(td.t_s - ptruth(p, "touch_down")[0]) <= 0.075
     assert first(ev, "step_on").t_s - ptruth(p, "step_on")[0] < 0.06
 
 
