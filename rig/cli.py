@@ -44,3 +44,7 @@ for _cmd in (stream, doctor, acquire, serve, demo):
 from rig.analyze_cli import analyze  # noqa: E402  (metrics room)
 
 main.add_command(analyze)
+
+from rig.protocols.cli import protocols  # noqa: E402  (protocols room)
+
+main.add_command(protocols)

@@ -150,3 +150,16 @@ def test_trial_result_round_trips_through_the_recording_format(tmp_path):
     again = analyse_trial(proto, rec2.t_s, rec2.fz_n, rec2.ml_m * 1000, rec2.ap_m * 1000, rec2.flags,
                           side="left", body_weight_n=700.0, trial=2)
     assert abs(again.measures["peak_force_n"] - res.measures["peak_force_n"]) < 0.01
+
+
+def test_cli_lists_and_shows(tmp_path):
+    from click.testing import CliRunner
+    from rig.cli import main
+    f = tmp_path / "c.toml"
+    f.write_text('[[protocol]]\nid = "sls_eo"\nextends = "single_leg_stance"\nconditions = [{ id = "eo" }]\n')
+    r = CliRunner().invoke(main, ["protocols", "--file", str(f), "list"])
+    assert r.exit_code == 0 and "sls_eo" in r.output and "lateral_step_down" in r.output
+    r = CliRunner().invoke(main, ["protocols", "show", "step_down_landing", "--side", "right"])
+    assert r.exit_code == 0 and "land on the right leg" in r.output
+    r = CliRunner().invoke(main, ["protocols", "show", "nope"])
+    assert r.exit_code != 0 and "no protocol" in r.output
