@@ -60,11 +60,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def _row(r, c) -> str:
-    vals = [("" if not np.isfinite(v) else f"{float(v):.6g}") for v in r[:8]]
-    vals.append(str(int(r[8]) if np.isfinite(r[8]) else 0))
-    vals.extend(str(int(v)) for v in c)
-    return ",".join(vals)
+_COLUMN_LINE = (",".join(COLUMNS) + "\n").encode()
+
+
+def _rows(samples, counts) -> bytes:
+    """Rows formatted exactly as dashboard.recordings.encode formats them (one format)."""
+    arr = np.hstack([np.asarray(samples, dtype=float), np.asarray(counts, dtype=float)])
+    blob = recordings.encode(arr, COLUMNS, {})
+    return blob[blob.index(_COLUMN_LINE) + len(_COLUMN_LINE):]
 
 
 class PartialWriter:
@@ -83,8 +86,7 @@ class PartialWriter:
         self.t_last: float | None = None
         self._t_sync: float | None = None
         self._f = open(self.partial, "xb")
-        head = f"# format: {recordings.FORMAT}\n" + "".join(f"# {k}: {v}\n" for k, v in meta.items())
-        self._append((head + ",".join(COLUMNS) + "\n").encode())
+        self._append(recordings.encode(np.zeros((0, len(COLUMNS))), COLUMNS, meta))
         _fsync_dir(self.final.parent)      # the .partial's name is durable too
         self.sync()
 
@@ -97,7 +99,7 @@ class PartialWriter:
             return
         if self.t_first is None:
             self.t_first = self._t_sync = float(samples[0][0])
-        self._append(("\n".join(_row(r, c) for r, c in zip(samples, counts)) + "\n").encode())
+        self._append(_rows(samples, counts))
         self.rows += len(samples)
         self.t_last = float(samples[-1][0])
         if (self.t_last - self._t_sync >= self.sync_every_s
