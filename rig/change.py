@@ -27,9 +27,9 @@ Z95 = 1.96
 PUBLISHED: dict[str, list[dict]] = {
     "mean_velocity_mm_s": [
         {"icc": 0.91, "sem": None, "condition": "mCTSIB firm, eyes open, elderly women",
-         "source": "Rugelj et al. 2015, Med Biol Eng Comput 53:525 (ICC only)"},
+         "source": "Rugelj et al. 2015, Med Biol Eng Comput 6/2015 (ICC only)"},
         {"icc": 0.90, "sem": None, "condition": "mCTSIB foam, eyes closed, young women",
-         "source": "Rugelj et al. 2015, Med Biol Eng Comput 53:525 (ICC only)"},
+         "source": "Rugelj et al. 2015, Med Biol Eng Comput 6/2015 (ICC only)"},
     ],
 }
 
