@@ -49,7 +49,7 @@ def _csv(columns, rows) -> str:
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(columns)
     for r in rows:
-        w.writerow(["" if not math.isfinite(v) else (int(v) if c == "flags" or c.startswith("counts_") else f"{v:.6g}")
+        w.writerow(["" if not math.isfinite(v) else (int(v) if c == "flags" or c in RAW_COLUMNS else f"{v:.6g}")
                     for c, v in zip(columns, r)])
     return buf.getvalue()
 

@@ -10,8 +10,10 @@ opened in a spreadsheet. Durability: written to a temporary file, fsynced, renam
 place and the folder fsynced before the database row is committed; the checksum is checked
 on every read, so a corrupted or swapped file is an error, never silently wrong data.
 
-Columns: the calibrated ``SAMPLE_COLUMNS``, optionally followed by the raw ADC codes
-``counts_fl``, ``counts_fr``, ``counts_bl``, ``counts_br`` (``RAW_COLUMNS``).
+The file is a StepPlate recording (docs/recording-format.md, version 1: what ``rig.io``
+reads and ``rig analyze`` analyses): ``# key: value`` metadata (``stepplate-recording``,
+``plate``, ``rate_hz``, geometry, protocol, side, …), then the calibrated ``SAMPLE_COLUMNS``,
+optionally followed by the raw ADC codes ``c_fl, c_fr, c_bl, c_br`` (``RAW_COLUMNS``).
 """
 from __future__ import annotations
 
@@ -26,8 +28,14 @@ import numpy as np
 
 from rig.plate import SAMPLE_COLUMNS
 
-RAW_COLUMNS = ("counts_fl", "counts_fr", "counts_bl", "counts_br")
-FORMAT = "stepplate-recording/1"
+RAW_COLUMNS = ("c_fl", "c_fr", "c_bl", "c_br")
+FORMAT_KEY, FORMAT_VERSION = "stepplate-recording", "1"
+FORMAT = "stepplate-recording/1"  #: older "# format:" header value, still read; write with header()
+
+
+def header(meta: dict) -> str:
+    """The metadata lines of a recording (``# stepplate-recording: 1`` first), without columns."""
+    return f"# {FORMAT_KEY}: {FORMAT_VERSION}\n" + "".join(f"# {k}: {v}\n" for k, v in meta.items())
 
 
 class RecordingError(RuntimeError):
@@ -48,15 +56,14 @@ def _fsync_dir(path: Path) -> None:
 def encode(samples: np.ndarray, columns: tuple[str, ...], meta: dict) -> bytes:
     """The CSV bytes: ``# key: value`` metadata lines, a header row, one row per sample."""
     buf = io.StringIO()
-    buf.write(f"# format: {FORMAT}\n")
-    for k, v in meta.items():
-        buf.write(f"# {k}: {v}\n")
+    buf.write(header(meta))
     buf.write(",".join(columns) + "\n")
-    int_cols = {i for i, c in enumerate(columns) if c == "flags" or c.startswith("counts_")}
+    fmts = ["int" if (c == "flags" or c in RAW_COLUMNS) else ("{:.6f}" if c == "t_s" else "{:.6g}")
+            for c in columns]
     for row in samples:
         buf.write(",".join(
-            (str(int(v)) if i in int_cols else ("" if not np.isfinite(v) else f"{v:.6g}"))
-            for i, v in enumerate(row)) + "\n")
+            ("" if not np.isfinite(v) else (str(int(v)) if f == "int" else f.format(v)))
+            for f, v in zip(fmts, row)) + "\n")
     return buf.getvalue().encode("utf-8")
 
 

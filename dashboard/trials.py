@@ -65,6 +65,27 @@ def _trial_or_404(trial_id: int) -> Trial:
     return t
 
 
+def plate_meta(rate_hz: float) -> dict:
+    """Recording header fields the format requires: plate name, rate, cell geometry (from the
+    live source's hello when connected, else the rig config)."""
+    plate, gx, gy = None, None, None
+    src = current_app.extensions.get("stepplate_live")
+    hello = getattr(src, "hello", None) or {}
+    if isinstance(hello, dict) and hello.get("geometry"):
+        plate, gx, gy = hello.get("plate"), hello["geometry"].get("cell_x_m"), hello["geometry"].get("cell_y_m")
+    if not (gx and gy):
+        try:
+            from rig.config import load
+            cfg = load(current_app.config.get("RIG_CONFIG"))
+            geom = cfg.geometry()
+            plate, gx, gy = plate or cfg.plate.name, list(geom.cell_x_m), list(geom.cell_y_m)
+        except Exception:  # noqa: BLE001 - a broken rig config must not lose a trial
+            gx, gy = [-0.22, 0.22, -0.22, 0.22], [0.17, 0.17, -0.17, -0.17]
+    return {"plate": plate or "unknown", "rate_hz": f"{rate_hz:g}",
+            "geometry_cell_x_m": ",".join(f"{v:g}" for v in gx),
+            "geometry_cell_y_m": ",".join(f"{v:g}" for v in gy)}
+
+
 def store_trial(session: ClinicSession, side: str, samples: np.ndarray, columns=SAMPLE_COLUMNS,
                 started_at: datetime | None = None, meta: dict | None = None) -> Trial:
     """Write the recording durably, compute quality and measures, commit Trial + Results."""
@@ -84,6 +105,7 @@ def store_trial(session: ClinicSession, side: str, samples: np.ndarray, columns=
     duration = float(t[-1] - t[0])
     rate = (len(t) - 1) / duration if duration > 0 else 0.0
     rel, sha, size = recordings.write(data_dir(), samples, columns, {
+        **plate_meta(rate), "started_utc": (started_at or datetime.now(timezone.utc)).isoformat(),
         "patient": patient.code, "session": session.id, "protocol": session.protocol, "side": side,
         "body_mass_kg": f"{patient.body_mass_kg:g}", **(meta or {})})
     trial = Trial(session_id=session.id, protocol=session.protocol, side=side,

@@ -53,7 +53,7 @@ def test_recording_roundtrip_and_checksum(tmp_path):
     rel, sha, size = recordings.write(tmp_path, s, SAMPLE_COLUMNS, {"patient": "P1"})
     assert (tmp_path / rel).stat().st_size == size and not rel.startswith("/")
     cols, back, meta = recordings.read(tmp_path, rel, sha)
-    assert cols == SAMPLE_COLUMNS and meta["patient"] == "P1" and meta["format"] == recordings.FORMAT
+    assert cols == SAMPLE_COLUMNS and meta["patient"] == "P1" and meta["stepplate-recording"] == "1"
     assert np.allclose(back, s, equal_nan=True, rtol=1e-5, atol=1e-4)
     (tmp_path / rel).write_bytes((tmp_path / rel).read_bytes().replace(b"700", b"701", 1))
     with pytest.raises(recordings.RecordingError, match="SHA-256"):

@@ -25,6 +25,11 @@ def test_store_trial_from_json_gives_results_and_a_durable_recording(app, client
         path = tmp_path / "data" / t.recording_path
         assert path.exists() and len(t.recording_sha256) == 64 and t.body_mass_kg == pytest.approx(71.4)
         assert {r.key for r in t.results} >= {"mean_velocity_mm_s", "ellipse_area_95_mm2", "rms_ml_mm"}
+    # the stored file is a StepPlate recording the rig's own reader accepts (rig analyze)
+    from rig.io import read_recording
+    rec = read_recording(path)
+    assert len(rec.t_s) == 801 and rec.rate_hz == 80
+    assert np.allclose(rec.ml_m * 1000, circle_samples(801, radius_mm=5)[:, 6], atol=1e-4)
 
 
 def test_bad_trial_payloads_are_rejected(client, session_id):
