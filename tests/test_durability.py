@@ -279,12 +279,18 @@ def test_kill_minus_nine_at_random_points(tmp_path):
 # --- the recording path without kills ------------------------------------------------------------
 
 @pytest.fixture
-def rig(tmp_path):
-    """An app (SQLite, real factory) with a logged-in client and one session."""
+def db_url(tmp_path):
+    """SQLite here; tests/test_postgres.py overrides it to rerun these tests on PostgreSQL."""
+    return f"sqlite:///{tmp_path / 'clinic.db'}"
+
+
+@pytest.fixture
+def rig(tmp_path, db_url):
+    """An app (real factory) with a logged-in client and one session."""
     from dashboard import create_app
     from tests.dashboard_support import PASSWORD, login
     live = FakeLiveSource(HELLO)
-    app = create_app(config(tmp_path, live))
+    app = create_app(config(tmp_path, live, DATABASE_URL=db_url))
     sid = ensure_session(app)
     with app.app_context():
         from dashboard.db import create_clinician
@@ -351,10 +357,10 @@ def test_disconnect_during_a_trial_through_the_api_is_503_with_the_trial(rig):
     assert live._subs == []
 
 
-def test_recovery_marks_only_this_rigs_trials(tmp_path):
+def test_recovery_marks_only_this_rigs_trials(tmp_path, db_url):
     from dashboard import create_app
     live = FakeLiveSource(HELLO)
-    app = create_app(config(tmp_path, live))
+    app = create_app(config(tmp_path, live, DATABASE_URL=db_url))
     sid = ensure_session(app)
     data = tmp_path / "data"
     with app.app_context():
@@ -377,7 +383,7 @@ def test_recovery_marks_only_this_rigs_trials(tmp_path):
         w._f.write(b"0.5,1")                                 # a torn last line, as after a crash
         w._f.close()
     database(app).engine.dispose()
-    app2 = create_app(config(tmp_path, live))                # start-up recovery
+    app2 = create_app(config(tmp_path, live, DATABASE_URL=db_url))   # start-up recovery
     with app2.app_context():
         db = get_db()
         a, b, c = (db.get(Trial, i) for i in (mine_partial, mine_nofile, other))
