@@ -7,9 +7,9 @@
 also work where an old editable install still treats ``calibration`` as a namespace package.)
 """
 from calibration.fileformat import CalibrationFileError, default_path
-from calibration.loader import (DEFAULT_MAX_AGE_DAYS, age_days, age_warning, check_plate, force_model_from_dict,
+from calibration.loader import (age_days, age_warning, check_plate, force_model_from_dict,
                                 load_force_model, max_age_days)
 from calibration.zero import DriftEvent, ZeroTracker
 
-__all__ = ["CalibrationFileError", "DEFAULT_MAX_AGE_DAYS", "DriftEvent", "ZeroTracker", "age_days", "age_warning",
+__all__ = ["CalibrationFileError", "DriftEvent", "ZeroTracker", "age_days", "age_warning",
            "check_plate", "default_path", "force_model_from_dict", "load_force_model", "max_age_days"]

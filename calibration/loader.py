@@ -1,15 +1,14 @@
 """Calibration file -> ForceModel, and the age check. Re-exported by ``calibration``."""
 from __future__ import annotations
 
+import os
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 
 from calibration.fileformat import CalibrationFileError, default_path, load
-
-#: Used when the config has no ``calibration.max_age_days`` option.
-DEFAULT_MAX_AGE_DAYS = 90
 
 
 def check_plate(cal: dict, config) -> None:
@@ -53,9 +52,12 @@ def load_force_model(path=None, config=None):
     return force_model_from_dict(load(path), config)
 
 
-def max_age_days(config) -> float:
-    cal_cfg = getattr(config, "calibration", None)
-    return float(getattr(cal_cfg, "max_age_days", DEFAULT_MAX_AGE_DAYS))
+def max_age_days(config=None) -> float:
+    """``calibration.max_age_days`` from the config; without a config, that option's default."""
+    if config is None:
+        from rig.config import CalibrationConfig
+        return float(CalibrationConfig().max_age_days)
+    return float(config.calibration.max_age_days)
 
 
 def age_days(cal: dict, now: datetime | None = None) -> float:
@@ -65,12 +67,78 @@ def age_days(cal: dict, now: datetime | None = None) -> float:
 
 def age_warning(cal: dict, config=None, now: datetime | None = None) -> str | None:
     """A message when the calibration is older than ``calibration.max_age_days``."""
-    limit = max_age_days(config) if config is not None else DEFAULT_MAX_AGE_DAYS
+    limit = max_age_days(config)
     age = age_days(cal, now)
     if age > limit:
         return f"calibration is {age:.0f} days old (limit {limit:g} days): run `rig calibrate`"
     return None
 
 
-__all__ = ["DEFAULT_MAX_AGE_DAYS", "age_days", "age_warning", "check_plate", "force_model_from_dict",
+def file_signature(path) -> tuple[int, int, int] | None:
+    """(mtime ns, size, inode) of ``path``, None when it does not exist: changes whenever the
+    file is saved (fileformat.save renames a new file into place), restored or removed."""
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return st.st_mtime_ns, st.st_size, st.st_ino
+
+
+class CalibrationWatch:
+    """Keeps a running acquisition on the calibration in force, and its age advisory current.
+
+    ``poll()`` (the acquisition process's main thread, about once a second): when the file was
+    saved, restored or removed since the model in use was built, builds the model again with
+    ``factory(config)`` (the same factory the process started with, so the result is what a
+    restart would give) and hands it to ``acquisition.set_force_model``. ``reload()`` does the
+    same at once (the ``reload_calibration`` command). Both set the acquisition's
+    ``calibration_age`` advisory (``age_warning``: older than ``calibration.max_age_days``).
+    """
+
+    def __init__(self, acquisition, config, factory, path=None):
+        self.acquisition = acquisition
+        self.config = config
+        self.factory = factory
+        self.path = Path(path) if path is not None else default_path(config)
+        self._lock = threading.Lock()
+        self._sig = file_signature(self.path)     # what the model in use was built from
+        self._cal = self._read_if_used(acquisition.force_model)
+        self.reloads = 0
+        self.advise()
+
+    def _read_if_used(self, model) -> dict | None:
+        """The file's content when ``model`` came from it (its age matters), else None."""
+        if not str(model.source).startswith("calibration"):
+            return None
+        try:
+            return load(self.path)
+        except (OSError, ValueError):             # CalibrationFileError is a ValueError
+            return None
+
+    def advise(self, now: datetime | None = None) -> str | None:
+        msg = age_warning(self._cal, self.config, now) if self._cal is not None else None
+        self.acquisition.set_advisory("calibration_age", msg)
+        return msg
+
+    def poll(self, now: datetime | None = None) -> bool:
+        """Reload when the file changed; returns True when it did."""
+        if file_signature(self.path) != self._sig:
+            self.reload(now)
+            return True
+        self.advise(now)
+        return False
+
+    def reload(self, now: datetime | None = None) -> str:
+        """Build the model from the file now and hand it over; returns its ``source``."""
+        with self._lock:
+            self._sig = file_signature(self.path)
+            model = self.factory(self.config)
+            self._cal = self._read_if_used(model)
+            self.acquisition.set_force_model(model)
+            self.reloads += 1
+            self.advise(now)
+        return model.source
+
+
+__all__ = ["CalibrationWatch", "age_days", "file_signature", "age_warning", "check_plate", "force_model_from_dict",
            "load_force_model", "max_age_days"]

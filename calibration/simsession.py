@@ -1,6 +1,6 @@
 """The calibration session on the simulator: a realistic simulated plate read through emulated
-HX711 chips by the real driver, and a simulated operator who puts the known mass where the
-flow asks.
+HX711 chips by the real driver (the one assembly, `rig.sim.rig.make_sim_rig`), and a
+simulated operator who puts the known mass where the flow asks.
 
 The operator is a load source (``truth(t_s) -> (fz, x, y)``) that remembers every placement
 with its (virtual) time, so the plate's creep history stays right: after each move the plate's
@@ -48,25 +48,26 @@ class SimOperator:
         self._set(0.0, 0.0, 0.0)
 
 
+def operated_rig(config, seed: int = 0, placement_sd_m: float = 0.0, realtime: bool = False, **plate_overrides):
+    """(SimRig, SimOperator): `rig.sim.rig.make_sim_rig` on a realistic seeded SimPlate
+    (``plate_overrides`` replace drawn imperfections) whose load source is the operator."""
+    from rig.gpio.base import VirtualClock
+    from rig.sim.plate import SimPlate
+    from rig.sim.rig import make_sim_rig
+
+    clock = VirtualClock(realtime=realtime)
+    plate = SimPlate.realistic(seed=seed, config=config, **plate_overrides)
+    operator = SimOperator(plate, clock, placement_sd_m=placement_sd_m, seed=seed + 1000)
+    return make_sim_rig(config, person=operator, plate=plate, seed=seed, clock=clock), operator
+
+
 def sim_rig(config, seed: int = 0, placement_sd_m: float = 0.0, **plate_overrides):
     """(sampler, operator, plate, driver) on a realistic seeded SimPlate."""
     from calibration.sampler import FrameSampler
-    from rig.gpio.base import VirtualClock
-    from rig.gpio.sim import SimBus
-    from rig.hx711 import HX711Array
-    from rig.sim.chip import EmulatedHX711
-    from rig.sim.plate import SimPlate
 
-    plate = SimPlate.realistic(seed=seed, config=config, **plate_overrides)
-    clock = VirtualClock()
-    rate = config.hx711.rate_sps
-    chips = [EmulatedHX711(plate.analog(i), rate_sps=rate, avdd_v=plate.avdd_v, seed=seed * 10 + i,
-                           name=n) for i, n in enumerate(("fl", "fr", "bl", "br"))]
-    bus = SimBus(chips, clock, clock_pin=config.gpio.clock_pin, data_pins=config.gpio.data_pins)
-    driver = HX711Array(bus, rate_sps=rate, gain=config.hx711.gain,
-                        max_clock_high_us=config.hx711.max_clock_high_us)
-    operator = SimOperator(plate, clock, placement_sd_m=placement_sd_m, seed=seed + 1000)
-    return FrameSampler(driver.read_frame, rate), operator, plate, driver
+    rig, operator = operated_rig(config, seed=seed, placement_sd_m=placement_sd_m, **plate_overrides)
+    driver = rig.driver()
+    return FrameSampler(driver.read_frame, config.hx711.rate_sps), operator, rig.plate, driver
 
 
 def sim_session(config, seed: int = 0, placement_sd_m: float = 0.0):

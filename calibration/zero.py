@@ -111,6 +111,31 @@ class ZeroTracker:
             self._retare(ti, win.mean(axis=0), g, new)
         return new
 
+    def retare(self, t_s: float, zero) -> list[str]:
+        """The owner tared (its start-up tare, a requested tare): set the zero to ``zero``
+        counts, logged and checked like an automatic re-tare. Returns new warnings."""
+        new: list[str] = []
+        self._load_start, self._load_max = None, 0.0
+        self._retare(float(t_s), np.asarray(zero, float), np.asarray(self.model.n_per_count, float), new)
+        return new
+
+    def rebase(self) -> None:
+        """There is no calibration zero to compare with (a datasheet model): measure drift from
+        the model's current offsets on."""
+        self.reference = np.array(self.model.offsets_counts, float)
+        self._buf.clear()
+
+    def summary(self, last: int = 5) -> dict:
+        """JSON-ready state for a health report: re-tares, the last few drift events (stream
+        time, per-cell change and total since calibration, N), total drift, warnings, limits."""
+        return {"retares": len(self.events),
+                "total_drift_n": [round(float(v), 3) for v in self.total_drift_n],
+                "events": [{k: (round(v, 3) if isinstance(v, float) else v) for k, v in e.as_dict().items()}
+                           for e in self.events[-last:]],
+                "warnings": list(self.warnings),
+                "limits": {"drift_n": self.drift_warn_n, "creep_pct": self.creep_warn_pct,
+                           "unloaded_n": self.unloaded_n, "stable_sd_n": self.stable_sd_n}}
+
     def _retare(self, t: float, zero, g, new: list[str]) -> None:
         drift = (zero - np.asarray(self.model.offsets_counts, float)) * g
         self.model.offsets_counts = np.asarray(zero, float)

@@ -9,11 +9,18 @@ health report. Subscribers get `Batch` objects about every ``batch_ms`` of strea
 (``subscribe(callback) -> unsubscribe``). Callbacks must return quickly: the IPC server and
 the dashboard put messages on bounded drop-oldest queues (rig.ipc.DropOldestQueue).
 
+With ``zero_tracking`` a `calibration.zero.ZeroTracker` watches every converted batch and
+re-tares in place while the plate is unloaded and still (never under a load); its drift
+events and warnings are in the health report (``zero_tracking``, ``messages``).
+``set_force_model`` swaps the model (a new calibration) at the next frame, in the
+acquisition thread; ``set_advisory`` adds a standing warning (e.g. the calibration's age).
+
 There is no module-level state: everything lives on the Acquisition instance. This module
 never imports Flask (the web lives in another process; tests/test_acquire.py checks).
 
 The acquisition *process* (``rig acquire``, ``python -m rig.acquire``) is `serve_forever`:
-one Acquisition plus the IPC server on the data folder's Unix socket.
+an `AcquisitionService` (one Acquisition, the IPC server on the data folder's Unix socket,
+the calibration watch) plus signal handling.
 """
 from __future__ import annotations
 
@@ -87,6 +94,11 @@ def nominal_force_model(config) -> ForceModel:
                               min_fz_n=p.min_fz_n)
 
 
+def _calibrated(model: ForceModel) -> bool:
+    """A calibration's model knows the cells' zero; a datasheet model ("nominal…") does not."""
+    return not str(model.source).startswith("nominal")
+
+
 def _chip_list(driver: dict) -> list[dict]:
     chips = driver.get("chips") if isinstance(driver, dict) else None
     if isinstance(chips, dict):
@@ -103,9 +115,16 @@ class Acquisition:
                  spike_filter: SpikeFilter | None | bool = True, rate_hz: float = 80.0,
                  health_interval_s: float = 1.0, auto_tare: bool = True, tare_s: float = 1.0,
                  still_n: float = 0.5, names=CORNERS, plate: str = "", geometry=None,
-                 backend: str = "", max_clock_high_us: float | None = None):
+                 backend: str = "", max_clock_high_us: float | None = None,
+                 zero_tracking: bool | dict = False):
         self.reader = reader
         self.force_model = dataclasses.replace(force_model)
+        #: ZeroTracker keyword arguments (limits), or None when zero tracking is off
+        self._zero_kw = (None if zero_tracking is False or zero_tracking is None
+                         else dict(zero_tracking) if isinstance(zero_tracking, dict) else {})
+        self._pending_model: ForceModel | None = None
+        self._advisories: dict[str, str] = {}
+        self._zero_measured = False          # an acquisition tare has set the offsets
         self.batch_ns = int(batch_ms * 1e6)
         if spike_filter is True:
             spike_filter = SpikeFilter(len(names))
@@ -119,6 +138,7 @@ class Acquisition:
         self.geometry = geometry
         self.backend = backend
         self.max_clock_high_us = max_clock_high_us
+        self.zero_tracker = self._new_tracker()
         self._subs: list[Callable] = []
         self._subs_lock = threading.Lock()
         self._stop = threading.Event()
@@ -186,6 +206,38 @@ class Acquisition:
     def request_tare(self) -> None:
         """Tare again on the next second during which the plate is empty and still."""
         self._tare_request.set()
+
+    def set_force_model(self, model: ForceModel) -> None:
+        """Use ``model`` from the next frame on (any thread; the swap happens in the
+        acquisition thread). Once the acquisition has measured the zero itself, the live
+        offsets are kept (the cells' zero in counts does not depend on the model); the zero
+        tracker starts again with the new calibration's zero as its reference."""
+        self._pending_model = dataclasses.replace(model)
+
+    def set_advisory(self, key: str, message: str | None) -> None:
+        """A standing warning shown in every health report until cleared with None."""
+        if message:
+            self._advisories[key] = message
+        else:
+            self._advisories.pop(key, None)
+
+    def _new_tracker(self):
+        if self._zero_kw is None:
+            return None
+        from calibration.zero import ZeroTracker
+        return ZeroTracker(self.force_model, rate_sps=self.rate_hz, **self._zero_kw)
+
+    def _apply_model(self, t: int) -> None:
+        model, self._pending_model = self._pending_model, None
+        self._flush_batch(t)                 # what was read so far converts with the old model
+        live = np.array(self.force_model.offsets_counts, float)
+        self.force_model = model
+        self.zero_tracker = self._new_tracker()   # reference: the new calibration's zero
+        if self._zero_measured:
+            model.offsets_counts = live
+            if self.zero_tracker is not None and not _calibrated(model):
+                self.zero_tracker.rebase()
+        log.info("force model now %s", model.source)
 
     def start(self) -> "Acquisition":
         if self._thread is not None and self._thread.is_alive():
@@ -255,6 +307,8 @@ class Acquisition:
     def process_frame(self, frame) -> None:
         """Handle one frame (the loop calls this; tests may too)."""
         t = int(frame.t_ns)
+        if self._pending_model is not None:
+            self._apply_model(t)
         if self._t0_ns is None:
             self._t0_ns = t
             self._next_health_ns = t + self.health_ns
@@ -322,10 +376,17 @@ class Acquisition:
         fz_now = float(((c.mean(axis=0) - m.offsets_counts) * m.n_per_count).sum())
         # a nominal model has no idea of the cells' zero: stillness is all we can check;
         # once a tare (or a calibration) exists, "empty" also means Fz below the minimum
-        known_zero = m.source != "nominal" or bool(self.tare_info)
+        known_zero = _calibrated(m) or self._zero_measured
         empty = (not known_zero) or abs(fz_now) < m.min_fz_n
         if still and empty:
-            m.offsets_counts = c.mean(axis=0)
+            t_s = (t - self._t0_ns) / 1e9
+            if self.zero_tracker is not None and known_zero:
+                self.zero_tracker.retare(t_s, c.mean(axis=0))    # logged as a drift event
+            else:
+                m.offsets_counts = c.mean(axis=0)
+                if self.zero_tracker is not None:
+                    self.zero_tracker.rebase()                  # drift counts from this first tare
+            self._zero_measured = True
             sigma = c.std(axis=0)
             if self.spike_filter is not None:
                 self.spike_filter.set_noise(np.maximum(sigma, 1.0))
@@ -351,6 +412,9 @@ class Acquisition:
         self._times, self._raw, self._flags = [], [], []
         self._batch_start_ns = None
         self._publish(batch)
+        if self.zero_tracker is not None:
+            # after the batch went out: a re-tare here applies from the next batch on
+            self.zero_tracker.update(t_s, raw)
 
     def _finish(self) -> None:
         if self.spike_filter is not None:
@@ -419,6 +483,10 @@ class Acquisition:
         ok = not messages            # waiting to tare is a state, not a fault
         if not self.tared:
             messages.append("waiting to tare: step off the plate and keep it still for a second")
+        # advice, not faults: drift/creep past their limits, an old calibration
+        warnings = list(self.zero_tracker.warnings if self.zero_tracker is not None else [])
+        warnings += list(self._advisories.values())
+        messages += warnings
         spikes = self._spikes()
         data = {
             "t_s": round((t - self._t0_ns) / 1e9, 3), "ok": ok, "backend": self.backend,
@@ -428,7 +496,8 @@ class Acquisition:
             "spike_replacements": spikes, "spike_replacements_last_s": spikes - w["spikes0"],
             "converted": self.converted, "tared": self.tared, "tare": self.tare_info,
             "calibration": self.force_model.source, "subscriber_errors": self.subscriber_errors,
-            "chips": chips, "messages": messages, "driver": driver,
+            "chips": chips, "messages": messages, "warnings": warnings, "driver": driver,
+            "zero_tracking": self.zero_tracker.summary() if self.zero_tracker is not None else None,
         }
         self.latest_health = data
         self._win = self._new_window()
@@ -445,7 +514,8 @@ def build_acquisition(config, *, backend: str | None = None, realtime: bool = Tr
                       **acq_kwargs) -> tuple[Acquisition, object, str]:
     """Open the configured GPIO backend and driver; return (acquisition, gpio backend, reason).
 
-    ``force_model_factory(config) -> ForceModel`` is where a calibration plugs in.
+    ``force_model_factory(config) -> ForceModel`` is where a calibration plugs in. Zero
+    tracking is on unless ``zero_tracking=False`` is passed (a dict sets its limits).
     """
     from rig.hx711 import HX711Array
 
@@ -465,6 +535,7 @@ def build_acquisition(config, *, backend: str | None = None, realtime: bool = Tr
     hx = config.hx711
     reader = HX711Array(gpio, rate_sps=hx.rate_sps, gain=hx.gain, max_clock_high_us=hx.max_clock_high_us)
     acq_kwargs.setdefault("batch_ms", getattr(getattr(config, "acquisition", None), "batch_ms", 100))
+    acq_kwargs.setdefault("zero_tracking", True)
     acq = Acquisition(reader, force_model_factory(config), rate_hz=hx.rate_sps, plate=config.plate.name,
                       geometry=config.geometry(), backend=getattr(gpio, "name", str(backend)),
                       max_clock_high_us=hx.max_clock_high_us, **acq_kwargs)
@@ -478,13 +549,67 @@ def socket_path(config):
     return path if path is not None else config.paths.data_path / "acquire.sock"
 
 
+class AcquisitionService:
+    """The acquisition process without its signal handling: one Acquisition, the IPC server on
+    ``path`` and, with a ``config``, the calibration watch (a saved, restored or removed
+    calibration is picked up within a second; ``reload_calibration`` does it at once).
+    `serve_forever` runs one; tests run one in-process."""
+
+    def __init__(self, acq: Acquisition, path, *, config=None, force_model_factory: Callable | None = None,
+                 hello: dict | None = None):
+        from rig.ipc import Server
+        self.acq = acq
+        self.watch = None
+        if config is not None and force_model_factory is not None:
+            from calibration.loader import CalibrationWatch
+            self.watch = CalibrationWatch(acq, config, force_model_factory)
+        self.server = Server(path, hello={**acq.hello(), **(hello or {})}, on_command=self.command)
+        self._unsubscribe = None
+
+    def start(self) -> "AcquisitionService":
+        self.server.start()
+        self._unsubscribe = self.acq.subscribe(lambda ev: self.server.publish(ev.to_message()))
+        self.acq.start()
+        return self
+
+    def poll(self) -> None:
+        """Housekeeping from the main thread, about once a second."""
+        if self.watch is not None and self.watch.poll():
+            self._hello_calibration()
+
+    def _hello_calibration(self) -> None:
+        pending = self.acq._pending_model
+        source = (pending or self.acq.force_model).source
+        self.server.hello = {**self.server.hello, "calibration": source}
+
+    def command(self, cmd: dict) -> dict:
+        """A client's command (called from its IPC reader thread)."""
+        name = cmd.get("command")
+        if name == "tare":
+            self.acq.request_tare()
+            return {"ok": True, "command": "tare"}
+        if name == "ping":
+            return {"ok": True, "command": "ping"}
+        if name == "reload_calibration":
+            if self.watch is None:
+                return {"ok": False, "command": name, "error": "this acquisition has no calibration file"}
+            source = self.watch.reload()
+            self._hello_calibration()
+            return {"ok": True, "command": name, "calibration": source}
+        return {"ok": False, "error": f"unknown command {name!r}"}
+
+    def close(self) -> None:
+        self.acq.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.server.close()
+
+
 def serve_forever(config, *, socket=None, backend: str | None = None, realtime: bool = True,
                   max_seconds: float | None = None, ready: Callable[[str], None] | None = None,
                   force_model_factory: Callable = nominal_force_model) -> int:
-    """The acquisition process: acquisition thread + IPC server, until SIGTERM/SIGINT."""
+    """The acquisition process: an AcquisitionService until SIGTERM/SIGINT."""
     import signal
-
-    from rig.ipc import Server
 
     path = socket if socket is not None else socket_path(config)
     from pathlib import Path
@@ -492,11 +617,8 @@ def serve_forever(config, *, socket=None, backend: str | None = None, realtime: 
     acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
                                           force_model_factory=force_model_factory)
     log.info("GPIO backend %s (%s)", getattr(gpio, "name", "?"), reason)
-    hello = acq.hello()
-    hello["backend_reason"] = reason
-    server = Server(path, hello=hello, on_command=lambda cmd: _command(acq, cmd))
-    server.start()
-    acq.subscribe(lambda ev: server.publish(ev.to_message()))
+    service = AcquisitionService(acq, path, config=config, force_model_factory=force_model_factory,
+                                 hello={"backend_reason": reason})
     stop = threading.Event()
 
     def _signal(signum, _frame):
@@ -505,17 +627,20 @@ def serve_forever(config, *, socket=None, backend: str | None = None, realtime: 
 
     old = {s: signal.signal(s, _signal) for s in (signal.SIGTERM, signal.SIGINT)}
     try:
-        acq.start()
+        service.start()
         if ready is not None:
             ready(str(path))
         t_end = None if max_seconds is None else time.monotonic() + max_seconds
+        next_poll = time.monotonic() + 1.0
         while not stop.is_set() and acq.running:
             if t_end is not None and time.monotonic() >= t_end:
                 break
+            if time.monotonic() >= next_poll:
+                service.poll()
+                next_poll = time.monotonic() + 1.0
             stop.wait(0.2)
     finally:
-        acq.stop()
-        server.close()
+        service.close()
         try:
             gpio.close()
         except Exception:  # pragma: no cover
@@ -523,16 +648,6 @@ def serve_forever(config, *, socket=None, backend: str | None = None, realtime: 
         for s, h in old.items():
             signal.signal(s, h)
     return 0
-
-
-def _command(acq: Acquisition, cmd: dict) -> dict:
-    name = cmd.get("command")
-    if name == "tare":
-        acq.request_tare()
-        return {"ok": True, "command": "tare"}
-    if name == "ping":
-        return {"ok": True, "command": "ping"}
-    return {"ok": False, "error": f"unknown command {name!r}"}
 
 
 def main(argv=None) -> int:
