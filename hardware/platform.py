@@ -93,7 +93,7 @@ def render(plate: PlateConfig | None = None) -> str:
         add(line(px, py - 18, px, py + 18, class_="centre"))
         dy = 30 if y > 0 else -22
         add(text(px, py + dy, f"{corner} ({CORNER_NAMES[corner]})", class_="corner", text_anchor="middle"))
-        add(text(px, py + dy + (12 if y > 0 else -12) * 1, f"x {num(x)}, y {num(y)}", class_="note",
+        add(text(px, py + dy + (12 if y > 0 else -16), f"x {num(x)}, y {num(y)}", class_="note",
                  text_anchor="middle"))
         add("</g>")
     fl, fr, bl = (P(*cell_positions(plate)[c]) for c in ("fl", "fr", "bl"))
