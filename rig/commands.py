@@ -380,7 +380,8 @@ def demo(ctx, host, port):
     def _term(signum, frame):      # systemd/kill: clean up like Ctrl-C
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, _term)
-    child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
+    from rig.supervise import Supervisor  # reliability: restart the acquisition after a crash
+    child = Supervisor(cmd).start()
     try:
         deadline = time.monotonic() + 30
         while not server_running(sock):

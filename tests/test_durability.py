@@ -414,3 +414,57 @@ def test_migration_0002_widens_status_and_downgrades(tmp_path):
     with engine.connect() as conn:
         assert conn.execute(text("select status from trials")).scalar() == "redo"
     engine.dispose()
+
+
+# --- the acquisition process is supervised; the web side says "plate reconnecting" ------------
+
+def _status_until(client, pred, timeout_s=30.0) -> dict:
+    deadline = time.monotonic() + timeout_s
+    st = {}
+    while time.monotonic() < deadline:
+        st = client.get("/api/status").get_json()
+        if pred(st):
+            return st
+        time.sleep(0.05)
+    raise AssertionError(f"status never matched: {st}")
+
+
+def test_acquisition_killed_is_restarted_and_the_web_reports_reconnecting(tmp_path):
+    import subprocess
+    import sys
+    from dashboard import create_app
+    from rig.supervise import Supervisor
+    sock = tmp_path / "acquire.sock"
+    cmd = [sys.executable, "-m", "rig.acquire", "--backend", "sim", "--socket", str(sock)]
+    sup = Supervisor(cmd, restart_s=0.2, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).start()
+    app = None
+    try:
+        app = create_app(config(tmp_path, None, RIG_SOCKET=str(sock)))   # the real IpcLiveSource
+        client = app.test_client()
+        _status_until(client, lambda s: s["connected"] and s["last_batch_age_s"] is not None)
+        for cycle in range(3):
+            old = sup.pid
+            os.kill(old, signal.SIGKILL)
+            st = _status_until(client, lambda s: not s["connected"], 10)
+            assert st["state"] == "reconnecting" and "plate reconnecting" in st["messages"][0]
+            st = _status_until(client, lambda s: s["connected"] and sup.pid != old
+                               and s["last_batch_age_s"] is not None and s["last_batch_age_s"] < 0.5)
+            assert st["state"] == "connected" and sup.restarts == cycle + 1
+        assert sup.exits == [-signal.SIGKILL] * 3 and sup.poll() is None
+    finally:
+        sup.terminate()
+        sup.wait(10)
+        if app is not None:
+            app.extensions["stepplate_live"].close()
+            database(app).engine.dispose()
+
+
+def test_supervisor_gives_up_on_a_crash_loop_and_leaves_a_clean_exit_alone(tmp_path):
+    import sys
+    from rig.supervise import Supervisor
+    bad = Supervisor([sys.executable, "-c", "raise SystemExit(3)"], restart_s=0.01, burst=4).start()
+    bad._thread.join(20)
+    assert bad.poll() == 3 and bad.exits == [3, 3, 3, 3] and bad.restarts == 3
+    ok = Supervisor([sys.executable, "-c", "pass"]).start()
+    ok._thread.join(20)
+    assert ok.poll() == 0 and ok.restarts == 0

@@ -60,7 +60,7 @@
     $("nominal").textContent = st.rate_hz || "—";
     showHealth(st);
     const c = $("conn");
-    c.textContent = st.connected ? "connected" : "acquisition not reachable";
+    c.textContent = st.connected ? "connected" : (st.state === "reconnecting" ? "plate reconnecting…" : "acquisition not reachable");  // reliability
     c.className = "pill " + (st.connected ? "ok" : "bad");
   }
 
