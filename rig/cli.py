@@ -48,3 +48,8 @@ main.add_command(analyze)
 from rig.protocols.cli import protocols  # noqa: E402  (protocols room)
 
 main.add_command(protocols)
+
+from rig.backup import backup, restore  # noqa: E402  (reliability: rig backup / rig restore)
+
+main.add_command(backup)
+main.add_command(restore)
