@@ -200,3 +200,37 @@ def test_postgres_backup_and_restore_with_pg_dump(tmp_path):
         assert c.execute(text("select count(*) from trials")).scalar() == 1
     engine.dispose()
     _reset_schema()
+
+
+def test_nightly_timer_units(tmp_path):
+    import configparser
+    import subprocess
+    units = Path(__file__).resolve().parent.parent / "hardware" / "systemd" / "backup"
+
+    def read(name):
+        p = configparser.ConfigParser(interpolation=None, strict=True, delimiters=("=",))
+        p.optionxform = str
+        p.read_string((units / name).read_text())
+        return p
+    svc, timer = read("stepplate-backup.service"), read("stepplate-backup.timer")
+    args = svc["Service"]["ExecStart"].split()
+    assert args[:2] == ["/opt/stepplate/venv/bin/rig", "backup"] and "--keep" in args
+    assert svc["Service"]["Type"] == "oneshot" and svc["Service"]["User"] == "stepplate"
+    dest = args[args.index("--dest") + 1]
+    assert dest in svc["Service"]["ReadWritePaths"].split()
+    assert timer["Timer"]["OnCalendar"] == "*-*-* 02:30:00" and timer["Timer"]["Persistent"] == "true"
+    assert timer["Timer"]["Unit"] == "stepplate-backup.service"
+    # the command line the unit runs is one `rig backup` accepts
+    r = CliRunner().invoke(main, ["backup", *args[2:], "--help"])
+    assert r.exit_code == 0
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze not installed (apt-get install systemd)")
+    fake = tmp_path / "rig"
+    fake.write_text("#!/bin/sh\n")
+    fake.chmod(0o755)
+    for name in ("stepplate-backup.service", "stepplate-backup.timer"):
+        (tmp_path / name).write_text((units / name).read_text().replace("/opt/stepplate/venv/bin/rig", str(fake)))
+    r = subprocess.run(["systemd-analyze", "verify", str(tmp_path / "stepplate-backup.service"),
+                        str(tmp_path / "stepplate-backup.timer")], capture_output=True, text=True, timeout=60,
+                       cwd=tmp_path)
+    assert r.returncode == 0 and (r.stdout + r.stderr).strip() == "", r.stdout + r.stderr
