@@ -2,8 +2,14 @@
 
 Both run on a *session*: a sampler (where counts come from) and, for the simulator, an
 operator that moves the mass when asked. ``open_session`` picks it: a factory a caller put in
-``ctx.obj["calibration_session"]`` (tests, the dashboard), the simulator when the GPIO
-backend is ``sim``, else the HX711 driver on the configured pins.
+``ctx.obj["calibration_session"]`` (tests, the dashboard); the running acquisition service
+when its socket answers (it owns the pins: the raw counts of its batches feed the flow); the
+simulator when the GPIO backend is ``sim``; else the HX711 driver on the configured pins.
+``ctx.obj["calibration_operator"]`` (anything with ``place``/``clear``, e.g. a SimOperator)
+moves the mass when the session has no operator of its own.
+
+After saving, a running acquisition service is told to load the new calibration
+(``reload_calibration``; it also notices the file within a second by itself).
 """
 from __future__ import annotations
 
@@ -27,16 +33,70 @@ class Session:
     clear: Callable | None = None       #: clear(): take everything off
     close: Callable | None = None
     description: str = ""
+    sync: Callable | None = None        #: sync(): drop counts read before now (the plate just changed)
+
+
+STOP_SERVICE_HINT = ("or stop the acquisition service (`sudo systemctl stop stepplate-acquire`) and run "
+                     "this again: it then reads the pins itself")
+
+
+def service_session(config, path, timeout_s: float = 10.0) -> Session:
+    """Counts from the running acquisition service: the raw counts of its batches
+    (docs/live-stream.md), read with a ChunkSampler. ``sync`` sends a ``ping`` and drops
+    everything that arrives before its reply, i.e. everything measured before the mass moved."""
+    import itertools
+
+    from calibration.flow import StepError
+    from calibration.sampler import ChunkSampler
+    from rig.ipc import Client
+
+    client = Client(path, reconnect=False)
+    messages = client.messages(timeout=timeout_s)
+    hello = next(messages, None)
+    if hello is None or hello.get("type") != "hello":
+        client.close()
+        raise click.ClickException(f"the acquisition service on {path} did not answer; {STOP_SERVICE_HINT}")
+    ids = itertools.count(1)
+
+    def next_chunk():
+        for msg in messages:
+            if msg.get("type") == "batch" and msg.get("counts"):
+                return [row[0] for row in msg["samples"]], msg["counts"]
+        raise StepError(f"the acquisition service sent no samples for {timeout_s:g} s (it starts once the "
+                        f"plate has been empty and still for a second); {STOP_SERVICE_HINT}")
+
+    sampler = ChunkSampler(next_chunk, float(hello.get("rate_hz") or config.hx711.rate_sps))
+
+    def sync():
+        n = next(ids)
+        client.command("ping", id=n)
+        for msg in messages:
+            if msg.get("type") == "reply" and msg.get("id") == n:
+                sampler.discard()
+                return
+        raise StepError(f"the acquisition service stopped answering; {STOP_SERVICE_HINT}")
+
+    return Session(sampler, close=client.close, sync=sync,
+                   description=f"the running acquisition service ({hello.get('backend')}, {path})")
 
 
 def open_session(ctx: click.Context, config) -> Session:
-    factory = (ctx.find_root().obj or {}).get("calibration_session")
-    if factory is not None:
-        return factory(config)
+    obj = ctx.find_root().obj or {}
+    factory = obj.get("calibration_session")
+    session = factory(config) if factory is not None else _default_session(config)
+    hands = obj.get("calibration_operator")
+    if hands is not None and session.place is None:
+        session.place, session.clear = hands.place, hands.clear
+    return session
+
+
+def _default_session(config) -> Session:
+    from rig.ipc import server_running
+    if server_running(config.socket_path):
+        return service_session(config, config.socket_path)
     if config.gpio.backend == "sim":
         from calibration.simsession import sim_session
         return sim_session(config)
-    # On a Pi the acquisition service owns the pins: stop it first (`systemctl stop stepplate-acquire`).
     from calibration.sampler import FrameSampler
     from rig.gpio.select import open_backend
     from rig.hx711 import HX711Array
@@ -53,11 +113,18 @@ def _operator_ready(yes: bool, what: str = "Press Enter when ready") -> None:
 
 
 def _previous_model(path: Path, config):
-    from calibration.loader import force_model_from_dict
+    """The calibration in force (None if none or unusable), saying when it is past
+    ``calibration.max_age_days``."""
+    from calibration.loader import age_warning, force_model_from_dict
     try:
-        return force_model_from_dict(fileformat.load(path), config)
+        cal = fileformat.load(path)
+        model = force_model_from_dict(cal, config)
     except (FileNotFoundError, fileformat.CalibrationFileError):
         return None
+    stale = age_warning(cal, config)
+    if stale:
+        click.echo(f"The {stale.split(':')[0]}: this run replaces it.")
+    return model
 
 
 def _do_step(flow, step, session: Session, yes: bool):
@@ -70,6 +137,8 @@ def _do_step(flow, step, session: Session, yes: bool):
                 session.clear()
         _operator_ready(yes)
         try:
+            if session.sync is not None:
+                session.sync()
             return flow.run_step(step)
         except StepError as exc:
             click.echo(f"  ✗ {exc}")
@@ -102,6 +171,8 @@ def calibrate(ctx, mass_kg, grid, output, measure_s, yes):
     if mass_kg is None:
         mass_kg = click.prompt("Known mass you will use (kg)", type=click.FloatRange(0.5, 200))
     session = open_session(ctx, config)
+    if session.description:
+        click.echo(f"Reading {session.description}.")
     flow = CalibrationFlow(config, session.sampler, mass_kg=mass_kg, grid=grid, measure_s=measure_s,
                            previous=_previous_model(path, config))
     n_place = sum(s.needs_mass for s in flow.steps)
@@ -131,6 +202,34 @@ def calibrate(ctx, mass_kg, grid, output, measure_s, yes):
     had_previous = path.exists()
     fileformat.save(cal, path)
     click.echo(f"Saved {path}" + (f" (previous kept as {path.parent / fileformat.PREV_FILENAME})" if had_previous else ""))
+    if path == fileformat.default_path(config):
+        _tell_service(config)
+
+
+def _tell_service(config, timeout_s: float = 5.0) -> None:
+    """Ask a running acquisition service to use the calibration just saved."""
+    from rig.ipc import Client, server_running
+    if not server_running(config.socket_path):
+        return
+    client = Client(config.socket_path, reconnect=False)
+    reply = None
+    try:
+        for msg in client.messages(timeout=timeout_s):
+            if msg.get("type") == "hello":
+                client.command("reload_calibration", id="reload")
+            elif msg.get("type") == "reply" and msg.get("id") == "reload":
+                reply = msg
+                break
+    except OSError:
+        pass
+    finally:
+        client.close()
+    if reply is not None and reply.get("ok"):
+        click.echo(f"The running acquisition service now uses {reply.get('calibration')}.")
+    else:
+        click.echo("warning: the running acquisition service did not confirm the new calibration "
+                   f"({(reply or {}).get('error', 'no reply')}); it picks the file up by itself within a few "
+                   "seconds, or restart it (`sudo systemctl restart stepplate-acquire`)", err=True)
 
 
 #: `rig check` passes when within these (or the calibration's own worst-case limits if looser).
@@ -192,6 +291,8 @@ def check(ctx, mass_kg, spot, grid, cal_path, measure_s, yes, as_json):
         if session.clear:
             session.clear()
         _operator_ready(yes)
+        if session.sync is not None:
+            session.sync()
         settle(session.sampler, g_nom, tol_n=0.5)
         zero = measure(session.sampler, 3.0).mean_counts
         fz0 = mass_kg * G
@@ -200,6 +301,8 @@ def check(ctx, mass_kg, spot, grid, cal_path, measure_s, yes, as_json):
         if session.place:
             session.place(mass_kg, x_true, y_true)
         _operator_ready(yes)
+        if session.sync is not None:
+            session.sync()
         settle(session.sampler, g_nom, tol_n=max(0.3, 0.002 * fz0))
         m = measure(session.sampler, measure_s)
     except (NotStable, StepError) as exc:

@@ -134,3 +134,8 @@ class ChunkSampler:
         t, c = self._t[:n], self._c[:n]
         self._t, self._c = self._t[n:], self._c[n:]
         return t, c
+
+    def discard(self) -> None:
+        """Forget what was pulled but not read yet (it predates a change on the plate)."""
+        self._t = np.empty(0)
+        self._c = np.empty((0, 4))

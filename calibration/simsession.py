@@ -35,8 +35,10 @@ class SimOperator:
 
     def _set(self, fz, x, y) -> None:
         t = self.clock.now_ns() / 1e9
-        self.times.append(t)
-        self.loads.append((fz, x, y))
+        # new lists, loads before times: an acquisition thread reading ``truth`` meanwhile
+        # (the in-process acquisition service) never sees more times than loads
+        self.loads = self.loads + [(fz, x, y)]
+        self.times = self.times + [t]
         self.events.append((t, "load", {"fz_n": fz, "x_m": x, "y_m": y}))
         self.plate.load = self                 # recompute creep from the whole history
 

@@ -11,7 +11,10 @@ Warnings (``tracker.warnings``, also returned by ``update``):
 * cumulative drift of any cell since the calibration above ``drift_warn_n`` (default 5 N):
   the zero has moved more than a calibration's tare should allow; recalibrate;
 * creep: the first re-tare after a load changes the total zero by more than
-  ``creep_warn_pct`` (default 0.2 %) of that load: a cell is creeping (overloaded, damaged);
+  ``creep_warn_pct`` (default 0.2 %) of that load: a cell is creeping (overloaded, damaged).
+  The zero's drift rate measured between the last two re-tares before the load (at most
+  ``RATE_MAX_GAP_S`` apart) is extrapolated over the time since and taken off first, so a
+  plate warming up under a long stance is not taken for a creeping cell;
 
 A zero that has drifted beyond ``unloaded_n`` is never re-tared (it cannot be told apart from
 a light object left on the plate); the drift warning fires long before that.
@@ -35,6 +38,7 @@ MIN_INTERVAL_S = 30.0     #: at most one re-tare per this many seconds
 DRIFT_WARN_N = 5.0        #: cumulative drift limit per cell since calibration
 CREEP_WARN_PCT = 0.2      #: zero change after unloading, as % of the load that was on
 LOADED_MIN_S = 2.0        #: a load must have been on this long to count for the creep check
+RATE_MAX_GAP_S = 300.0    #: a drift rate is only learned from re-tares at most this far apart
 
 
 @dataclass(frozen=True)
@@ -70,6 +74,7 @@ class ZeroTracker:
         self._load_max = 0.0
         self._load_start: float | None = None
         self._pending_load: float | None = None
+        self._rate: np.ndarray | None = None      # per-cell zero drift, N/s, between unloaded re-tares
         self._warned: set[str] = set()
 
     @property
@@ -119,10 +124,11 @@ class ZeroTracker:
         self._retare(float(t_s), np.asarray(zero, float), np.asarray(self.model.n_per_count, float), new)
         return new
 
-    def rebase(self) -> None:
+    def rebase(self, t_s: float) -> None:
         """There is no calibration zero to compare with (a datasheet model): measure drift from
-        the model's current offsets on."""
+        the model's current offsets on, which the owner has just measured at ``t_s``."""
         self.reference = np.array(self.model.offsets_counts, float)
+        self._last_retare = float(t_s)
         self._buf.clear()
 
     def summary(self, last: int = 5) -> dict:
@@ -139,9 +145,12 @@ class ZeroTracker:
     def _retare(self, t: float, zero, g, new: list[str]) -> None:
         drift = (zero - np.asarray(self.model.offsets_counts, float)) * g
         self.model.offsets_counts = np.asarray(zero, float)
-        self._last_retare = t
+        gap, self._last_retare = t - self._last_retare, t
         self._buf.clear()
         load, self._pending_load = self._pending_load, None
+        expected = self._rate * gap if (load is not None and self._rate is not None) else 0.0
+        if load is None:
+            self._rate = drift / gap if 0 < gap <= RATE_MAX_GAP_S else None
         ev = DriftEvent(float(t), tuple(map(float, drift)), tuple(map(float, self.total_drift_n)), load)
         self.events.append(ev)
         log.info("re-tare at %.1f s: drift %s N", t, np.round(drift, 3))
@@ -151,7 +160,7 @@ class ZeroTracker:
             self._warn("drift", f"zero of cell {CORNERS[i]} has drifted {self.total_drift_n[i]:+.1f} N since "
                        f"calibration (limit {self.drift_warn_n} N): recalibrate (`rig calibrate`)", new)
         if load is not None:
-            pct = abs(float(np.sum(drift))) / load * 100
+            pct = abs(float(np.sum(drift - expected))) / load * 100
             if pct > self.creep_warn_pct:
                 self._warn("creep", f"zero moved {pct:.2f} % of the {load:.0f} N load after it came off "
                            f"(limit {self.creep_warn_pct} %): a cell is creeping; run `rig check`", new)

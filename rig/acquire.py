@@ -236,7 +236,7 @@ class Acquisition:
         if self._zero_measured:
             model.offsets_counts = live
             if self.zero_tracker is not None and not _calibrated(model):
-                self.zero_tracker.rebase()
+                self.zero_tracker.rebase(self.stream_s)
         log.info("force model now %s", model.source)
 
     def start(self) -> "Acquisition":
@@ -385,7 +385,7 @@ class Acquisition:
             else:
                 m.offsets_counts = c.mean(axis=0)
                 if self.zero_tracker is not None:
-                    self.zero_tracker.rebase()                  # drift counts from this first tare
+                    self.zero_tracker.rebase(t_s)               # drift counts from this first tare
             self._zero_measured = True
             sigma = c.std(axis=0)
             if self.spike_filter is not None:
