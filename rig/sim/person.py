@@ -40,6 +40,13 @@ DT_S = 0.001
 """Resolution of the rendered script (s)."""
 
 LEFT, RIGHT = "left", "right"
+TOUCH_LOAD_FRAC = 0.025
+"""``touch_down_load`` truth event: the touching foot carries this fraction of body weight
+(≈ 3 SD of the single-leg stance Fz ripple; the first instants of a smooth contact carry
+less and cannot be told from sway on a plate)."""
+LIFT_LOAD_FRAC = 0.05
+"""``foot_unloaded`` truth event: the lifting foot carries less than this fraction of body
+weight (90 % of the weight shift from double stance; what the plate's COP can resolve)."""
 SMOOTH_COEF_S = 0.4
 """Width of the moving average that blends the sway mixing coefficients between phases."""
 
@@ -181,6 +188,13 @@ class Phase:
         return {k: v for k, v in self.__dict__.items()}
 
 
+def _first_event(r: "_Render", sl: slice, cond, name: str, **details) -> None:
+    """Emit ``name`` at the first grid time of the phase where ``cond`` holds (if any)."""
+    idx = np.nonzero(np.asarray(cond))[0]
+    if len(idx):
+        r.event(r.t[sl][idx[0]], name, **details)
+
+
 def _tau(sl: slice) -> np.ndarray:
     n = sl.stop - sl.start
     return np.arange(n) / max(n, 1)
@@ -293,6 +307,9 @@ class LiftFoot(Phase):
             r.fz[sl] = bw * (1 + self.lift_transient_bw * swing)
             r.event(t0, self.kind, foot=side)
             r.event(t0 + 0.65 * self.duration, "foot_off", foot=side)
+            # the lifting foot's share of BW is (1 − shift)/2 (APA aside)
+            _first_event(r, sl, 0.5 * (1 - shift) <= LIFT_LOAD_FRAC, "foot_unloaded", foot=side,
+                         load_frac=LIFT_LOAD_FRAC)
         elif st.stance == stance and st.floor_foot == side:
             l0 = st.load
             r.fz[sl] = bw * (l0 + (1 - l0) * _q(tau / 0.6))
@@ -362,12 +379,17 @@ class TouchDown(Phase):
             r.x[sl] = st.x + (xc - st.x) * k
             r.y[sl] = st.y + (yc - st.y) * k
             r.fz[sl] = bw * (1 + 0.04 * _bell(tau / 0.5))
+            # the touching foot's share of BW: the COP moved k of the way to the centre (half)
+            _first_event(r, sl, 0.5 * k >= TOUCH_LOAD_FRAC, "touch_down_load", foot=side, onto="plate",
+                         load_frac=TOUCH_LOAD_FRAC)
             st.x, st.y, st.stance, st.load = xc, yc, "double", 1.0
         elif self.onto == "floor":
             if not 0 < self.floor_share < 1:
                 raise ValueError("floor_share must be in (0, 1)")
             k = _q(tau / 0.8)
             r.fz[sl] = bw * (1 - self.floor_share * k)
+            _first_event(r, sl, self.floor_share * k >= TOUCH_LOAD_FRAC, "touch_down_load", foot=side,
+                         onto="floor", load_frac=TOUCH_LOAD_FRAC)
             toward = -1.0 if side == LEFT else 1.0
             r.x[sl] = st.x + toward * 0.01 * k
             r.y[sl] = st.y
