@@ -136,83 +136,242 @@ def sway_summary(const double[::1] x, const double[::1] y):
 
 cdef extern from *:
     """
-    /* Branch-free window sweep for SampEn with m = 2: counts, over b in [lo, hi), the
-       pairs whose 2nd coordinate (B) and 2nd and 3rd coordinates (A) are within r of
-       template a's. Plain C with 0/1 double accumulators (exact below 2^53) so that the
-       compiler vectorises it even on baseline SSE2 / NEON. */
-    #include <math.h>
-    static void sampen_sweep_m2(const double *c1, const double *c2, Py_ssize_t lo,
-                                Py_ssize_t hi, double v1, double v2, double r,
-                                long long *pb, long long *pa) {
-        double bb = 0.0, aa = 0.0;
-        for (Py_ssize_t b = lo; b < hi; ++b) {
-            double ok1 = fabs(c1[b] - v1) <= r ? 1.0 : 0.0;
-            double ok2 = fabs(c2[b] - v2) <= r ? ok1 : 0.0;
-            bb += ok1;
-            aa += ok2;
+    #include <stdlib.h>
+    #include <string.h>
+    #include <stdint.h>
+
+    /* hardware popcount where the build targets it (aarch64, x86 with -mpopcnt); on
+       baseline x86-64 GCC clones the kernel for CPUs with POPCNT (chosen at load time). */
+    #if defined(__POPCNT__) || defined(__aarch64__) || (defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__))
+    #define se_popcount(v) __builtin_popcountll(v)
+    #else
+    static inline int se_popcount(uint64_t v) {
+        v = v - ((v >> 1) & 0x5555555555555555ULL);
+        v = (v & 0x3333333333333333ULL) + ((v >> 2) & 0x3333333333333333ULL);
+        v = (v + (v >> 4)) & 0x0F0F0F0F0F0F0F0FULL;
+        return (int)((v * 0x0101010101010101ULL) >> 56);
+    }
+    #endif
+    /* mean forward window (templates) above which the bitset count beats the sweep */
+    #define SE_BITSET_MIN_WINDOW 96.0
+    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(__POPCNT__)
+    #define SE_CLONES __attribute__((target_clones("popcnt", "default")))
+    #else
+    #define SE_CLONES
+    #endif
+
+    /* Window sweep (the plain algorithm, better for short windows): for each template
+       a in x-order, compare the candidates (a, hx) on coordinates 1..m. For m = 2 a
+       branch-free loop with 0/1 double accumulators (exact below 2^53) that the compiler
+       vectorises on baseline SSE2 / NEON. */
+    static void sampen_window(const double *col, Py_ssize_t nt, int m, double r,
+                              long long *pB, long long *pA) {
+        const double *c0 = col, *c1 = col + nt, *cm = col + (Py_ssize_t)m * nt;
+        long long B = 0, A = 0;
+        Py_ssize_t hx = 0;
+        for (Py_ssize_t a = 0; a < nt; ++a) {
+            double v0 = c0[a], vm = cm[a];
+            if (hx <= a) hx = a + 1;
+            while (hx < nt && !(c0[hx] - v0 > r)) ++hx;
+            if (m == 2) {
+                double v1 = c1[a], bb = 0.0, aa = 0.0;
+                for (Py_ssize_t b = a + 1; b < hx; ++b) {
+                    double ok1 = fabs(c1[b] - v1) <= r ? 1.0 : 0.0;
+                    double ok2 = fabs(cm[b] - vm) <= r ? ok1 : 0.0;
+                    bb += ok1;
+                    aa += ok2;
+                }
+                B += (long long)bb;
+                A += (long long)aa;
+            } else {
+                for (Py_ssize_t b = a + 1; b < hx; ++b) {
+                    int ok = 1;
+                    for (int k = 1; k < m; ++k)
+                        if (fabs(col[k * nt + b] - col[k * nt + a]) > r) { ok = 0; break; }
+                    if (ok) {
+                        ++B;
+                        A += fabs(cm[b] - vm) <= r;
+                    }
+                }
+            }
         }
-        *pb += (long long)bb;
-        *pa += (long long)aa;
+        *pB = B;
+        *pA = A;
+    }
+
+    /* SampEn template-match counts by bitset range counting (exact; see the docstring of
+       sample_entropy_counts). x: the series (n), m: template length, r: tolerance,
+       order: argsort of x (all n samples), stride: checkpoint spacing (ranks).
+       Returns 0, or -1 when out of memory. */
+    SE_CLONES static int sampen_bitset(const double *x, Py_ssize_t n, int m, double r,
+                             const Py_ssize_t *order, Py_ssize_t stride, int method,
+                             long long *pB, long long *pA) {
+        Py_ssize_t nt = n - m, nw = (nt + 63) / 64, nc = nt / stride + 1;
+        Py_ssize_t i, j, k, t, w;
+        int rc = -1;
+        Py_ssize_t *xo = NULL, *pos = NULL, *ord = NULL, *lo = NULL, *hi = NULL;
+        double *col = NULL;
+        uint64_t *Q = NULL, *W = NULL;
+        xo = malloc(nt * sizeof *xo);            /* x-order -> time of the template */
+        pos = malloc(nt * sizeof *pos);          /* time -> x-order */
+        ord = malloc((size_t)m * nt * sizeof *ord);   /* per coordinate j >= 1: x-order ids by value */
+        lo = malloc((size_t)m * nt * sizeof *lo);     /* per coordinate, per x-order id: rank range */
+        hi = malloc((size_t)m * nt * sizeof *hi);
+        col = malloc((size_t)(m + 1) * nt * sizeof *col);  /* coordinates in x-order */
+        if (!xo || !pos || !ord || !lo || !hi || !col) goto done;
+
+        /* templates in x-order (by their 1st coordinate): the samples t < nt of `order` */
+        for (i = 0, k = 0; i < n; ++i)
+            if (order[i] < nt) { xo[k] = order[i]; pos[order[i]] = k; ++k; }
+        for (j = 0; j <= m; ++j)
+            for (k = 0; k < nt; ++k) col[j * nt + k] = x[xo[k] + j];
+        if (method == 0) {   /* auto: the sweep while the windows are short */
+            Py_ssize_t h = 0;
+            double cand = 0.0;
+            for (k = 0; k < nt; ++k) {
+                if (h <= k) h = k + 1;
+                while (h < nt && !(col[h] - col[k] > r)) ++h;
+                cand += (double)(h - k - 1);
+            }
+            method = cand > SE_BITSET_MIN_WINDOW * (double)nt ? 2 : 1;
+        }
+        if (method == 1) {
+            sampen_window(col, nt, m, r, pB, pA);
+            rc = 0;
+            goto done;
+        }
+        Q = calloc((size_t)m * nc * nw, sizeof *Q);   /* checkpoints: ids of ranks < c*stride */
+        W = malloc((size_t)(m + 1) * nw * sizeof *W);
+        if (!Q || !W) goto done;
+        /* coordinate j of template s is x[s + j]: the templates sorted by it are the samples
+           t = s + j, j <= t < nt + j, of `order`. Then, per template, the rank range
+           [lo, hi) of values v' with |fl(v' - v)| <= r (contiguous: fl(v' - v) is monotone
+           in v'), by two pointers, and the checkpoint bitsets. */
+        for (j = 1; j <= m; ++j) {
+            Py_ssize_t *oj = ord + (j - 1) * nt, *lj = lo + (j - 1) * nt, *hj = hi + (j - 1) * nt;
+            const double *cj = col + j * nt;
+            uint64_t *Qj = Q + (size_t)(j - 1) * nc * nw;
+            Py_ssize_t p = 0, q = 0;
+            for (i = 0, k = 0; i < n; ++i)
+                if (order[i] >= j && order[i] < nt + j) oj[k++] = pos[order[i] - j];
+            for (k = 0; k < nt; ++k) {
+                double v = cj[oj[k]];
+                while (cj[oj[p]] - v < -r) ++p;
+                if (q < k) q = k;
+                while (q < nt && !(cj[oj[q]] - v > r)) ++q;
+                lj[oj[k]] = p;
+                hj[oj[k]] = q;
+            }
+            for (Py_ssize_t c = 1; c < nc; ++c) {
+                uint64_t *dst = Qj + c * nw;
+                memcpy(dst, dst - nw, nw * sizeof *dst);
+                for (k = (c - 1) * stride; k < c * stride; ++k)
+                    dst[oj[k] >> 6] |= (uint64_t)1 << (oj[k] & 63);
+            }
+        }
+
+        long long B = 0, A = 0;
+        Py_ssize_t hx = 0;
+        const double *c0 = col;
+        for (Py_ssize_t a = 0; a < nt; ++a) {
+            double v0 = c0[a];
+            if (hx <= a) hx = a + 1;
+            while (hx < nt && !(c0[hx] - v0 > r)) ++hx;
+            if (hx <= a + 1) continue;
+            /* candidates: x-order ids in (a, hx) */
+            Py_ssize_t b0 = a + 1, w0 = b0 >> 6, w1 = (hx - 1) >> 6;
+            for (j = 1; j <= m; ++j) {
+                const uint64_t *Qj = Q + (size_t)(j - 1) * nc * nw;
+                const Py_ssize_t *oj = ord + (j - 1) * nt;
+                Py_ssize_t l = lo[(j - 1) * nt + a], h = hi[(j - 1) * nt + a];
+                /* nearest checkpoints, then flip the ranks between checkpoint and bound */
+                Py_ssize_t ch = (h + stride / 2) / stride, cl = (l + stride / 2) / stride;
+                if (ch >= nc) ch = nc - 1;
+                if (cl >= nc) cl = nc - 1;
+                const uint64_t *qh = Qj + ch * nw, *ql = Qj + cl * nw;
+                uint64_t *Wj = W + j * nw;
+                for (w = w0; w <= w1; ++w) Wj[w] = qh[w] ^ ql[w];
+                Py_ssize_t f0, f1, e;
+                for (e = 0; e < 2; ++e) {
+                    Py_ssize_t bound = e ? l : h, cp = (e ? cl : ch) * stride;
+                    f0 = bound < cp ? bound : cp;
+                    f1 = bound < cp ? cp : bound;
+                    for (k = f0; k < f1; ++k) {
+                        t = oj[k];
+                        if (t >= b0 && t < hx) Wj[t >> 6] ^= (uint64_t)1 << (t & 63);
+                    }
+                }
+            }
+            for (w = w0; w <= w1; ++w) {
+                uint64_t mask = ~(uint64_t)0;
+                if (w == w0) mask &= ~(uint64_t)0 << (b0 & 63);
+                if (w == w1 && (hx & 63)) mask &= ~(uint64_t)0 >> (64 - (hx & 63));
+                for (j = 1; j < m; ++j) mask &= W[j * nw + w];
+                B += se_popcount(mask);
+                A += se_popcount(mask & W[m * nw + w]);
+            }
+        }
+        *pB = B;
+        *pA = A;
+        rc = 0;
+    done:
+        free(xo); free(pos); free(ord); free(lo); free(hi); free(col); free(Q); free(W);
+        return rc;
     }
     """
-    void sampen_sweep_m2(const double *c1, const double *c2, Py_ssize_t lo, Py_ssize_t hi,
-                         double v1, double v2, double r, long long *pb, long long *pa) nogil
+    int sampen_bitset(const double *x, Py_ssize_t n, int m, double r, const Py_ssize_t *order,
+                      Py_ssize_t stride, int method, long long *pB, long long *pA) nogil
 
 
-def sample_entropy_counts(const double[::1] x, int m, double r):
+#: Memory budget (bytes) of the checkpoint bitsets of sample_entropy_counts, per coordinate.
+SAMPEN_CHECKPOINT_BYTES = 1 << 22
+
+
+def sample_entropy_counts(const double[::1] x, int m, double r, Py_ssize_t stride=0,
+                          int method=0):
     """Richman & Moorman template-match counts (B, A) for SampEn, Chebyshev distance.
 
     Templates u_i = x[i:i+m], i = 0 … N-m-1 (the same N-m templates for lengths m and m+1).
     B = #{i<j : max_k |x[i+k]-x[j+k]| <= r, k < m};  A = the same with k <= m.
-    Algorithm: sort the templates by their first value; for each template scan forward in
-    that order only while the first values are within r (all other pairs fail the first
-    coordinate), then compare the remaining coordinates with early exit. Counts are exact.
+
+    Algorithm (exact range counting with bitsets, O(N log N + N·(w/64 + stride)) for a
+    forward window of w templates):
+    1. One argsort of x gives the templates ordered by each coordinate k (coordinate k of
+       template i is sample i+k). Number the templates in the order of their 1st value.
+    2. The predicate |fl(v' - v)| <= r is monotone in v', so for every template and every
+       coordinate the matching templates form one contiguous range of ranks [lo, hi)
+       (two pointers), and on the 1st coordinate a contiguous forward window (a, hx) of
+       template numbers.
+    3. The set of templates with coordinate-k rank in [lo, hi) is a bitset over template
+       numbers: prefix bitsets ("ranks < c·stride") are kept at every `stride`-th rank, so
+       the set is P(hi) xor P(lo) of the nearest checkpoints with at most 2·stride single
+       bits flipped. Only the words of the window (a, hx) are built.
+    4. B = popcount(window ∧ coords 1…m-1), A = popcount(… ∧ coord m).
+    The cost per template is the window length / 64 plus the flips, instead of one
+    comparison per candidate pair. `stride` = 0 picks 16, or more to keep the
+    checkpoints under SAMPEN_CHECKPOINT_BYTES per coordinate.
     """
-    cdef Py_ssize_t n = x.shape[0], nt = n - m, a, b, k
+    cdef Py_ssize_t n = x.shape[0], nt = n - m, nw, st
     if m < 1:
         raise ValueError("m must be >= 1")
     if nt < 2:
         raise ValueError(f"need more than m+1 = {m + 1} samples, got {n}")
-    order = np.argsort(np.asarray(x[:nt]), kind="stable")
-    # the templates in sorted order, one contiguous row per coordinate (structure of arrays),
-    # so that the inner loop is a branch-free sweep the compiler can vectorise
-    cols = np.ascontiguousarray(
-        np.lib.stride_tricks.sliding_window_view(np.asarray(x), m + 1)[:nt][order].T)
-    cdef const double[:, ::1] C = cols
-    cdef const double[::1] c0 = cols[0], c1 = cols[1 if m >= 1 else 0], cm = cols[m]
-    cdef long long B = 0, A = 0, bb, aa
-    cdef Py_ssize_t hi = 0
-    cdef double v0, v1, vm
-    cdef int ok
+    if method not in (0, 1, 2):
+        raise ValueError("method must be 0 (auto), 1 (window sweep) or 2 (bitset)")
+    nw = (nt + 63) // 64
+    st = stride
+    if st <= 0:
+        st = 16
+        while (nt // st + 1) * nw * 8 > SAMPEN_CHECKPOINT_BYTES:
+            st *= 2
+    order_a = np.argsort(np.asarray(x)).astype(np.intp, copy=False)
+    cdef const Py_ssize_t[::1] order = order_a
+    cdef long long B = 0, A = 0
+    cdef int rc
     with nogil:
-        for a in range(nt):
-            v0 = c0[a]
-            if hi <= a:
-                hi = a + 1
-            # hi only moves forward: the window of first coordinates within r of c0[a]
-            while hi < nt and not (c0[hi] - v0 > r):
-                hi += 1
-            bb = 0
-            aa = 0
-            if m == 1:
-                vm = cm[a]
-                for b in range(a + 1, hi):
-                    aa += fabs(cm[b] - vm) <= r
-                bb = hi - a - 1
-            elif m == 2:
-                sampen_sweep_m2(&c1[0], &cm[0], a + 1, hi, c1[a], cm[a], r, &bb, &aa)
-            else:
-                for b in range(a + 1, hi):
-                    ok = 1
-                    for k in range(1, m):
-                        if fabs(C[k, b] - C[k, a]) > r:
-                            ok = 0
-                            break
-                    if ok:
-                        bb += 1
-                        aa += fabs(C[m, b] - C[m, a]) <= r
-            B += bb
-            A += aa
+        rc = sampen_bitset(&x[0], n, m, r, &order[0], st, method, &B, &A)
+    if rc != 0:
+        raise MemoryError("sample_entropy_counts: out of memory")
     return B, A
 
 

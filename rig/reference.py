@@ -67,10 +67,12 @@ def sway_summary(x, y):
     ])
 
 
-def sample_entropy_counts(x, m, r):
+def sample_entropy_counts(x, m, r, stride=0, method=0):
     """Template-match counts (B, A) for SampEn by brute force over all pairs i < j.
 
     Templates x[i:i+m], i = 0 … N-m-1; Chebyshev distance <= r. See rig._core.
+    `stride` and `method` tune the compiled kernel's algorithm; the counts do not depend
+    on them, and they are accepted here only to keep the two signatures the same.
     """
     x = np.asarray(x, dtype=np.float64)
     n = x.size

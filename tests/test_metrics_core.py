@@ -24,7 +24,27 @@ def test_sample_entropy_counts_match_reference(m, kind):
     x = {"walk": np.cumsum(rng.normal(size=900)), "white": rng.normal(size=900),
          "quantised": np.round(rng.normal(size=900), 1)}[kind]
     for r in (0.1 * x.std(), 0.2 * x.std(), 0.3):
-        assert _core.sample_entropy_counts(x, m, r) == reference.sample_entropy_counts(x, m, r)
+        ref = reference.sample_entropy_counts(x, m, r)
+        assert _core.sample_entropy_counts(x, m, r) == ref
+        # both algorithms (window sweep, bitset) and checkpoint strides that put the
+        # flips on both sides of a checkpoint, a single checkpoint, or one per rank
+        assert _core.sample_entropy_counts(x, m, r, method=1) == ref
+        for stride in (1, 3, 16, 64, 5000):
+            assert _core.sample_entropy_counts(x, m, r, stride, 2) == ref
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_sample_entropy_bitset_on_cop_like_series(seed):
+    """A smooth COP-like walk of 2 600 samples (long windows: the bitset path) with ties
+    at the 1e-5 grid, compared with the brute force; and rounding-edge tolerances r equal
+    to a difference of two samples."""
+    rng = np.random.default_rng(seed)
+    x = np.round(np.cumsum(rng.normal(0, 1e-4, 2600)) + 0.03, 5)
+    for r in (0.2 * x.std(), abs(x[10] - x[500]), 1e-5):
+        ref = reference.sample_entropy_counts(x, 2, r)
+        assert _core.sample_entropy_counts(x, 2, r, method=2) == ref
+        assert _core.sample_entropy_counts(x, 2, r, method=1) == ref
+        assert _core.sample_entropy_counts(x, 2, r) == ref
 
 
 def test_sway_density_counts_match_reference():
@@ -48,6 +68,9 @@ def test_kernels_reject_bad_arguments(impl):
         impl.sway_summary(x, x[:5])
     with pytest.raises(ValueError, match="samples"):
         impl.sample_entropy_counts(x[:3], 2, 0.1)
+    if impl is _core:
+        with pytest.raises(ValueError, match="method"):
+            impl.sample_entropy_counts(x, 2, 0.1, method=3)
     with pytest.raises(ValueError, match="lags"):
         impl.mean_square_displacement(x, np.array([10], dtype=np.intp))
 
