@@ -40,7 +40,11 @@ STOP_SERVICE_HINT = ("or stop the acquisition service (`sudo systemctl stop step
                      "this again: it then reads the pins itself")
 
 
-def service_session(config, path, timeout_s: float = 10.0) -> Session:
+#: How long to wait for the acquisition service's next message before giving up, s.
+SERVICE_TIMEOUT_S = 10.0
+
+
+def service_session(config, path, timeout_s: float | None = None) -> Session:
     """Counts from the running acquisition service: the raw counts of its batches
     (docs/live-stream.md), read with a ChunkSampler. ``sync`` sends a ``ping`` and drops
     everything that arrives before its reply, i.e. everything measured before the mass moved."""
@@ -50,6 +54,7 @@ def service_session(config, path, timeout_s: float = 10.0) -> Session:
     from calibration.sampler import ChunkSampler
     from rig.ipc import Client
 
+    timeout_s = SERVICE_TIMEOUT_S if timeout_s is None else timeout_s
     client = Client(path, reconnect=False)
     messages = client.messages(timeout=timeout_s)
     hello = next(messages, None)
