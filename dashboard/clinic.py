@@ -18,6 +18,11 @@ def init_app(app: Flask) -> None:
         if app.config.get(key) is None:  # Flask's default for SameSite is None: set it unless configured
             app.config[key] = value
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a tablet left open all day keeps working
+    # security (docs/security.md): Secure cookies when served over HTTPS (rig serve sets it with
+    # web.https; set it yourself behind a TLS reverse proxy); requests larger than this are 413.
+    app.config.setdefault("SESSION_COOKIE_SECURE", False)
+    app.config["REMEMBER_COOKIE_SECURE"] = app.config.get("REMEMBER_COOKIE_SECURE") or app.config["SESSION_COOKIE_SECURE"]
+    app.config.setdefault("MAX_CONTENT_LENGTH", 32 * 1024 * 1024)
 
     from dashboard import db
     db.init_app(app)
@@ -48,15 +53,13 @@ def init_app(app: Flask) -> None:
     # and the SSE stream stay open: the status bar is shown on the login page, and neither
     # carries patient data (forces and COP of whoever stands on the plate, no identity).
     app.config.setdefault("LIVE_REQUIRES_LOGIN", True)
-    from dashboard.auth import clinic_gate
-
-    @app.before_request
-    def _gate_live():
-        from flask import request
-        if (app.config["LIVE_REQUIRES_LOGIN"] and request.blueprint == "live"
-                and request.endpoint in ("live.index", "live.tare")):
-            return clinic_gate()
-        return None
+    # Deny by default (security): every endpoint, including ones added later, needs a login
+    # unless it is on dashboard.auth.PUBLIC_ENDPOINTS or marked @public (tests/test_security.py).
+    from dashboard import audit, openapi
+    from dashboard.auth import require_login
+    app.before_request(require_login)
+    audit.init_app(app)          # who viewed/exported/deleted which patient's data
+    openapi.init_app(app)        # /api/openapi.json, request validation, JSON errors under /api/
 
     from dashboard import units
 

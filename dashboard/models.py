@@ -22,6 +22,11 @@ from werkzeug.security import check_password_hash, generate_password_hash
 SIDES = ("left", "right", "both")
 LEGS = ("left", "right", "unknown")
 TRIAL_STATUSES = ("ok", "redo", "recording", "interrupted")  # reliability: last two from dashboard/durable.py
+ROLES = ("admin", "clinician")
+#: Password KDF, pinned (docs/security.md): scrypt, N=2^15, r=8, p=1 (about 32 MiB and ~50-100 ms
+#: per check on a Raspberry Pi 4), 16-byte random salt. Werkzeug's default today, written out so
+#: that a library upgrade cannot silently change it; older hashes are upgraded at the next login.
+PASSWORD_HASH_METHOD = "scrypt:32768:8:1"
 
 
 def utcnow() -> datetime:
@@ -43,10 +48,19 @@ class Clinician(UserMixin, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     def set_password(self, password: str) -> None:
-        self.password_hash = generate_password_hash(password)
+        self.password_hash = generate_password_hash(password, method=PASSWORD_HASH_METHOD, salt_length=16)
 
     def check_password(self, password: str) -> bool:
         return check_password_hash(self.password_hash, password)
+
+    @property
+    def password_needs_rehash(self) -> bool:
+        return not self.password_hash.startswith(PASSWORD_HASH_METHOD + "$")
+
+    @property
+    def role(self) -> str:
+        """``admin`` (clinicians, settings, deleting patients, the audit log) or ``clinician``."""
+        return "admin" if self.is_admin else "clinician"
 
     @property
     def is_active(self) -> bool:  # Flask-Login: a deactivated clinician cannot log in
@@ -160,3 +174,38 @@ class Setting(Base):
 
     key: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[dict | list | str | int | float | None] = mapped_column(JSON, nullable=True)
+
+
+# --- security (docs/security.md): audit log and login throttling -----------------------
+
+AUDIT_ACTIONS = ("view", "export", "change", "delete", "login", "login_failed", "lockout", "logout")
+
+
+class AuditEvent(Base):
+    """Who viewed, exported or deleted which patient's data (and logins), when, from where.
+
+    ``patient_id`` is deliberately *not* a foreign key: the record of a deletion must survive
+    the deletion. It keeps the number only, never the patient's code or other data.
+    """
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_patient_at", "patient_id", "at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    clinician_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    username: Mapped[str] = mapped_column(String(80), default="")  #: as typed at login, or the clinician's name
+    action: Mapped[str] = mapped_column(String(16))
+    patient_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    target: Mapped[str] = mapped_column(String(200), default="")  #: endpoint and object, e.g. "export.trial_csv trial=4"
+    client: Mapped[str] = mapped_column(String(64), default="")   #: client IP address
+
+
+class LoginThrottle(Base):
+    """Failed logins per key (``user:<name>`` or ``ip:<address>``) and the lock they earned."""
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(160), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    lockouts: Mapped[int] = mapped_column(Integer, default=0)     #: locks so far: the next one lasts twice as long
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)

@@ -13,7 +13,7 @@ from wtforms import FloatField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 from dashboard import measures, protocols, units
-from dashboard.auth import clinic_gate
+from dashboard.auth import clinic_gate, role_required
 from dashboard.db import get_db
 from dashboard.models import ClinicSession, Note, Patient, Result, Trial
 from dashboard.settings import get_setting
@@ -255,3 +255,129 @@ def history_json(patient_id: int):
                 pt["t"] = pt["t"].isoformat()
     return jsonify({"patient": {"id": p.id, "code": p.code, "body_mass_kg": p.body_mass_kg,
                                 "dominant_leg": p.dominant_leg}, **hist})
+
+
+# --- the patient's own data: export everything, delete everything (docs/security.md) -----
+
+class DeleteForm(FlaskForm):
+    confirm = StringField("Patient ID", validators=[DataRequired(message="type the patient's ID to confirm"),
+                                                    Length(max=40)])
+
+
+def _inside(data_dir, rel: str):
+    """The recording's absolute path, only if it lies inside the data folder (else None)."""
+    from pathlib import Path
+    base = Path(data_dir).resolve()
+    try:
+        path = (base / rel).resolve()
+    except (OSError, ValueError):
+        return None
+    return path if path.is_relative_to(base) and path != base else None
+
+
+def patient_document(p: Patient) -> dict:
+    """Everything the database holds about one patient, as plain JSON-able data."""
+    iso = lambda d: d.isoformat() if d else None  # noqa: E731
+    return {
+        "format": "stepplate-patient-export/1",
+        "exported_at": datetime.now(timezone.utc).isoformat(),
+        "patient": {"id": p.id, "code": p.code, "body_mass_kg": p.body_mass_kg, "dominant_leg": p.dominant_leg,
+                    "notes": p.notes, "created_at": iso(p.created_at)},
+        "notes": [{"created_at": iso(n.created_at), "clinician": n.clinician.username if n.clinician else None,
+                   "text": n.text} for n in p.note_entries],
+        "sessions": [{
+            "id": s.id, "protocol": s.protocol, "started_at": iso(s.started_at), "notes": s.notes,
+            "clinician": s.clinician.username if s.clinician else None,
+            "trials": [{"id": t.id, "protocol": t.protocol, "side": t.side, "status": t.status,
+                        "started_at": iso(t.started_at), "duration_s": t.duration_s,
+                        "sample_rate_hz": t.sample_rate_hz, "n_samples": t.n_samples,
+                        "body_mass_kg": t.body_mass_kg, "quality": t.quality, "results": t.result_map(),
+                        "recording": f"recordings/trial{t.id}.csv", "recording_sha256": t.recording_sha256}
+                       for t in s.trials]} for s in p.sessions],
+    }
+
+
+@bp.route("/<int:patient_id>/export.zip")
+def export_zip(patient_id: int):
+    """All data of one patient (a subject-access request): patient.json + every recording."""
+    import io
+    import json
+    import zipfile
+
+    from flask import Response, current_app
+    p = _patient_or_404(patient_id)
+    doc = patient_document(p)
+    data_dir = current_app.config["STEPPLATE_DATA_DIR"]
+    buf = io.BytesIO()
+    missing = []
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for s in p.sessions:
+            for t in s.trials:
+                path = _inside(data_dir, t.recording_path)
+                try:
+                    blob = path.read_bytes() if path is not None else None
+                except OSError:
+                    blob = None
+                if blob is None:
+                    missing.append(t.id)
+                    continue
+                # archive names from numbers only: nothing from the database reaches the file system
+                zf.writestr(f"recordings/trial{t.id}.csv", blob)
+        doc["missing_recordings"] = missing
+        zf.writestr("patient.json", json.dumps(doc, indent=2, allow_nan=False, default=str))
+    # patient codes are [A-Za-z0-9._-] (form validator); the file name is built from the number anyway
+    return Response(buf.getvalue(), mimetype="application/zip",
+                    headers={"Content-Disposition": f'attachment; filename="stepplate_patient{p.id}.zip"'})
+
+
+@bp.route("/<int:patient_id>/delete", methods=["GET", "POST"])
+@role_required("admin")
+def delete(patient_id: int):
+    """Admin only: delete the patient, their sessions, trials, results, notes and recording files."""
+    import logging
+
+    from flask import current_app
+
+    from dashboard import audit
+    db = get_db()
+    p = _patient_or_404(patient_id)
+    form = DeleteForm()
+    if form.validate_on_submit():
+        if form.confirm.data.strip() != p.code:
+            form.confirm.errors.append("the ID does not match: nothing was deleted")
+        else:
+            data_dir = current_app.config["STEPPLATE_DATA_DIR"]
+            files = []
+            for s in p.sessions:
+                for t in s.trials:
+                    path = _inside(data_dir, t.recording_path)
+                    if path is not None:
+                        files += [path, path.with_name(path.name + ".partial"), path.with_suffix(".tmp")]
+            code, pid = p.code, p.id
+            if db.get_bind().dialect.name == "sqlite":     # overwrite freed pages: no copy left in the file
+                db.connection().exec_driver_sql("PRAGMA secure_delete=ON")
+            db.delete(p)
+            audit.record("delete", patient_id=pid, target=f"patients.delete patient_id={pid}", commit=False)
+            db.commit()                                    # rows first: a crash now leaves only orphan files
+            if db.get_bind().dialect.name == "sqlite":
+                db.connection().exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+                db.commit()
+            left = []
+            for f in files:
+                try:
+                    f.unlink(missing_ok=True)
+                except OSError:
+                    left.append(str(f))
+            if left:
+                logging.getLogger(__name__).error("patient %s deleted but files remain: %s", pid, left)
+                flash(f"Patient {code} deleted, but {len(left)} file(s) could not be removed: {', '.join(left)}",
+                      "error")
+            else:
+                flash(f"Patient {code} and all their data deleted.", "success")
+            from flask import g
+            g.audit_done = True
+            return redirect(url_for("patients.index"))
+    n_sessions = len(p.sessions)
+    n_trials = sum(len(s.trials) for s in p.sessions)
+    return render_template("patients/delete.html", patient=p, form=form, n_sessions=n_sessions,
+                           n_trials=n_trials), (400 if request.method == "POST" else 200)

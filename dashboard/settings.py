@@ -10,7 +10,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, ValidationError
 
-from dashboard.auth import admin_required, clinic_gate
+from dashboard.auth import admin_required, clinic_gate, role_required
 from dashboard.db import create_clinician, get_db
 from dashboard.models import Calibration, Clinician, Setting
 
@@ -104,8 +104,8 @@ def index():
 
 
 @bp.route("/users", methods=["POST"])
+@role_required("admin")
 def add_user():
-    admin_required()
     form = UserForm()
     if form.validate_on_submit():
         try:
@@ -119,8 +119,8 @@ def add_user():
 
 
 @bp.route("/users/<int:user_id>/toggle", methods=["POST"])
+@role_required("admin")
 def toggle_user(user_id: int):
-    admin_required()
     db = get_db()
     user = db.get(Clinician, user_id)
     if user is None or user.id == current_user.id:
