@@ -375,55 +375,139 @@ def sample_entropy_counts(const double[::1] x, int m, double r, Py_ssize_t strid
     return B, A
 
 
+cdef extern from *:
+    """
+    /* Sway density: the farthest corner of a block's bounding box from p, under the same
+       floating-point predicate as the per-sample test (dx*dx + dy*dy > r2): fl(dx) is
+       monotone in x, so no member of the box is farther than its farthest corner. */
+    static inline int sd_box_inside(const double *q, double px, double py, double r2) {
+        double dx1 = fabs(q[0] - px), dx2 = fabs(q[1] - px);
+        double dy1 = fabs(q[2] - py), dy2 = fabs(q[3] - py);
+        double dx = dx1 > dx2 ? dx1 : dx2, dy = dy1 > dy2 ? dy1 : dy2;
+        return !(dx * dx + dy * dy > r2);
+    }
+    #define SD_BS 16
+    /* run of consecutive samples from i (exclusive) in direction dir that stay within r of
+       p_i; whole blocks of SD_BS samples whose bounding box is inside are skipped */
+    static Py_ssize_t sd_run(const double *x, const double *y, Py_ssize_t n, Py_ssize_t i,
+                             int dir, double r2, const double *box) {
+        double px = x[i], py = y[i], dx, dy;
+        Py_ssize_t j = i + dir;
+        while (j >= 0 && j < n) {
+            Py_ssize_t k = j / SD_BS;
+            if ((dir > 0 ? j % SD_BS == 0 && (k + 1) * SD_BS <= n : j % SD_BS == SD_BS - 1)
+                    && sd_box_inside(box + 4 * k, px, py, r2)) {
+                j += dir * SD_BS;
+                continue;
+            }
+            dx = x[j] - px;
+            dy = y[j] - py;
+            if (dx * dx + dy * dy > r2) break;
+            j += dir;
+        }
+        return dir > 0 ? j - i - 1 : i - j - 1;
+    }
+    /* msd[j] = mean (x[i+k] - x[i])^2 for k = lags[j]: four partial sums so the compiler
+       vectorises the loop without reassociating (no -ffast-math) */
+    static double msd_lag(const double *x, Py_ssize_t n, Py_ssize_t k) {
+        double s0 = 0, s1 = 0, s2 = 0, s3 = 0, d;
+        Py_ssize_t i, m = n - k, m4 = m - m % 4;
+        const double *a = x, *b = x + k;
+        for (i = 0; i < m4; i += 4) {
+            double d0 = b[i] - a[i], d1 = b[i + 1] - a[i + 1];
+            double d2 = b[i + 2] - a[i + 2], d3 = b[i + 3] - a[i + 3];
+            s0 += d0 * d0; s1 += d1 * d1; s2 += d2 * d2; s3 += d3 * d3;
+        }
+        for (; i < m; ++i) { d = b[i] - a[i]; s0 += d * d; }
+        return ((s0 + s1) + (s2 + s3)) / (double)m;
+    }
+    """
+    Py_ssize_t sd_run(const double *x, const double *y, Py_ssize_t n, Py_ssize_t i, int dir,
+                      double r2, const double *box) nogil
+    double msd_lag(const double *x, Py_ssize_t n, Py_ssize_t k) nogil
+    int SD_BS
+
+
 def sway_density_counts(const double[::1] x, const double[::1] y, double radius):
     """For each sample i, the number of samples in the unbroken run around i (before and
     after, i itself excluded) that stay within `radius` of p_i (Baratto et al. 2002).
-    Worst case O(N²) (a COP that never leaves the circle)."""
-    cdef Py_ssize_t n = x.shape[0], i, j
+
+    The run is walked sample by sample, but a block of 16 samples whose bounding box lies
+    inside the circle (its farthest corner within `radius`, the same floating-point test)
+    is stepped over at once: O(N·run/16) for the long runs of a quiet COP, exact."""
+    cdef Py_ssize_t n = x.shape[0], i, k, nb, lo, hi, j
     if y.shape[0] != n:
         raise ValueError(f"x and y differ in length ({n} vs {y.shape[0]})")
     out = np.zeros(n, dtype=np.int64)
+    if n == 0:
+        return out
     cdef long long[::1] c = out
-    cdef double r2 = radius * radius, dx, dy
-    cdef long long cnt
+    cdef double r2 = radius * radius
+    nb = (n + SD_BS - 1) // SD_BS
+    box_a = np.empty(4 * nb, dtype=np.float64)
+    cdef double[::1] box = box_a
     with nogil:
+        for k in range(nb):
+            lo = k * SD_BS
+            hi = min(lo + SD_BS, n)
+            box[4 * k] = x[lo]; box[4 * k + 1] = x[lo]
+            box[4 * k + 2] = y[lo]; box[4 * k + 3] = y[lo]
+            for j in range(lo + 1, hi):
+                if x[j] < box[4 * k]: box[4 * k] = x[j]
+                if x[j] > box[4 * k + 1]: box[4 * k + 1] = x[j]
+                if y[j] < box[4 * k + 2]: box[4 * k + 2] = y[j]
+                if y[j] > box[4 * k + 3]: box[4 * k + 3] = y[j]
         for i in range(n):
-            cnt = 0
-            j = i + 1
-            while j < n:
-                dx = x[j] - x[i]
-                dy = y[j] - y[i]
-                if dx * dx + dy * dy > r2:
-                    break
-                cnt += 1
-                j += 1
-            j = i - 1
-            while j >= 0:
-                dx = x[j] - x[i]
-                dy = y[j] - y[i]
-                if dx * dx + dy * dy > r2:
-                    break
-                cnt += 1
-                j -= 1
-            c[i] = cnt
+            c[i] = sd_run(&x[0], &y[0], n, i, 1, r2, &box[0]) + sd_run(&x[0], &y[0], n, i, -1, r2, &box[0])
     return out
 
 
 def mean_square_displacement(const double[::1] x, const Py_ssize_t[::1] lags):
     """Stabilogram-diffusion kernel: msd[j] = mean_i (x[i+k] - x[i])² for k = lags[j]."""
-    cdef Py_ssize_t n = x.shape[0], nl = lags.shape[0], j, k, i
+    cdef Py_ssize_t n = x.shape[0], nl = lags.shape[0], j
     for j in range(nl):
         if lags[j] < 1 or lags[j] >= n:
             raise ValueError(f"lags must be in 1 … {n - 1}, got {lags[j]}")
     out = np.empty(nl, dtype=np.float64)
     cdef double[::1] o = out
-    cdef double s, d
     with nogil:
         for j in range(nl):
-            k = lags[j]
-            s = 0
-            for i in range(n - k):
-                d = x[i + k] - x[i]
-                s += d * d
-            o[j] = s / (n - k)
+            o[j] = msd_lag(&x[0], n, lags[j])
+    return out
+
+
+def dfa_fluctuations(const double[::1] profile, const Py_ssize_t[::1] sizes):
+    """DFA: F[j] = sqrt(mean of the squared residuals of a least-squares line fitted to
+    each non-overlapping box of sizes[j] samples of `profile` (the first k·sizes[j]
+    samples, k = N // sizes[j])). Two passes per box (means, then residuals)."""
+    cdef Py_ssize_t n = profile.shape[0], ns = sizes.shape[0], j, b, i, m, k
+    for j in range(ns):
+        if sizes[j] < 2 or sizes[j] > n:
+            raise ValueError(f"box sizes must be in 2 … {n}, got {sizes[j]}")
+    out = np.empty(ns, dtype=np.float64)
+    cdef double[::1] o = out
+    cdef double tc, tt, sy, sty, mean, slope, res, tot, t
+    cdef const double *p
+    with nogil:
+        for j in range(ns):
+            m = sizes[j]
+            k = n // m
+            tc = (m - 1) / 2.0
+            tt = 0
+            for i in range(m):
+                tt += (i - tc) * (i - tc)
+            tot = 0
+            for b in range(k):
+                p = &profile[b * m]
+                sy = 0
+                sty = 0
+                for i in range(m):
+                    sy += p[i]
+                    sty += p[i] * (i - tc)
+                mean = sy / m
+                slope = sty / tt
+                for i in range(m):
+                    res = p[i] - mean - slope * (i - tc)
+                    tot += res * res
+            o[j] = sqrt(tot / (k * m))
     return out

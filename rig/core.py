@@ -77,3 +77,8 @@ def sway_density_counts(x, y, radius: float) -> np.ndarray:
 def mean_square_displacement(x, lags) -> np.ndarray:
     """Mean square displacement at the given integer lags (see reference)."""
     return _impl.mean_square_displacement(_f64(x), np.ascontiguousarray(lags, dtype=np.intp))
+
+
+def dfa_fluctuations(profile, sizes) -> np.ndarray:
+    """DFA fluctuation F(n) of a profile for each box size (see reference)."""
+    return _impl.dfa_fluctuations(_f64(profile), np.ascontiguousarray(sizes, dtype=np.intp))

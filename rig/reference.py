@@ -118,3 +118,21 @@ def mean_square_displacement(x, lags):
     if np.any(lags < 1) or np.any(lags >= n):
         raise ValueError(f"lags must be in 1 … {n - 1}")
     return np.array([np.mean((x[k:] - x[:-k]) ** 2) for k in lags])
+
+
+def dfa_fluctuations(profile, sizes):
+    """F[j] = RMS residual of per-box least-squares lines, boxes of sizes[j] (see rig._core)."""
+    prof = np.asarray(profile, dtype=np.float64)
+    sizes = np.asarray(sizes, dtype=np.intp)
+    n = prof.size
+    if np.any(sizes < 2) or np.any(sizes > n):
+        raise ValueError(f"box sizes must be in 2 … {n}")
+    F = np.empty(sizes.size)
+    for j, m in enumerate(sizes):
+        k = n // m
+        seg = prof[: k * m].reshape(k, m)
+        t = np.arange(m) - (m - 1) / 2
+        slope = seg @ t / (t @ t)
+        resid = seg - seg.mean(axis=1, keepdims=True) - slope[:, None] * t
+        F[j] = np.sqrt(np.mean(resid * resid))
+    return F

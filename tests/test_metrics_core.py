@@ -87,3 +87,24 @@ def test_compute_all_same_with_reference(monkeypatch):
             np.testing.assert_allclose(b["metrics"][k], v, rtol=1e-9, err_msg=k)
         else:
             assert b["metrics"][k] == pytest.approx(v, rel=1e-9), k
+
+
+def test_sway_density_counts_long_runs_match_reference():
+    """A quiet COP (long runs: whole blocks inside the circle are stepped over) and a
+    radius equal to an actual distance between two samples (the rounding edge)."""
+    x, y = walks(8, 1300)
+    x, y = np.round(x, 6), np.round(y, 6)
+    for radius in (2.5e-3, 1e-2, float(np.hypot(x[40] - x[0], y[40] - y[0])), 1.0):
+        np.testing.assert_array_equal(_core.sway_density_counts(x, y, radius),
+                                      reference.sway_density_counts(x, y, radius))
+
+
+def test_dfa_fluctuations_match_reference():
+    x, _ = walks(5, 2000)
+    prof = np.cumsum(x - x.mean())
+    sizes = np.array([2, 10, 13, 64, 499, 2000], dtype=np.intp)
+    np.testing.assert_allclose(_core.dfa_fluctuations(prof, sizes),
+                               reference.dfa_fluctuations(prof, sizes), rtol=1e-9)
+    for impl in (_core, reference):
+        with pytest.raises(ValueError, match="box sizes"):
+            impl.dfa_fluctuations(prof, np.array([1], dtype=np.intp))

@@ -91,14 +91,7 @@ def dfa(x, *, min_box: int = 10, max_box: int | None = None, n_boxes: int = 20) 
         raise MetricsInputError(f"DFA: series of {n} samples too short for boxes {min_box} … {top}")
     sizes = np.unique(np.geomspace(min_box, top, n_boxes).astype(int))
     prof = np.cumsum(a - a.mean())
-    F = np.empty(sizes.size)
-    for j, m in enumerate(sizes):
-        k = n // m
-        seg = prof[: k * m].reshape(k, m)
-        t = np.arange(m) - (m - 1) / 2
-        slope = seg @ t / (t @ t)
-        resid = seg - seg.mean(axis=1, keepdims=True) - slope[:, None] * t
-        F[j] = math.sqrt(np.mean(resid * resid))
+    F = core.dfa_fluctuations(prof, sizes)  # compiled, NumPy twin in rig.reference
     if np.any(F <= 0):
         raise MetricsInputError("DFA: zero fluctuation (constant or perfectly linear series)")
     return float(np.polyfit(np.log(sizes), np.log(F), 1)[0])
