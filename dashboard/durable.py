@@ -6,7 +6,7 @@ what makes a crash at any instant recoverable:
 1. A ``Trial`` row with ``status="recording"`` is committed *before* any sample is written.
    It names its recording file and the rig that records it (``quality["rig"]``).
 2. Samples from the live source's batches are appended to ``<recording>.partial`` (the
-   dashboard's recording CSV format, dashboard.recordings) and flushed + ``fsync``-ed at
+   recording format's one writer, rig.record.TrialRecorder) and flushed + ``fsync``-ed at
    least every ``SYNC_EVERY_S`` of sample time or wall time; with batches of 100 ms no more
    than 1 s of samples is ever written-but-not-synced.
 3. At the end: fsync, atomic rename ``.partial`` -> final name, fsync the folder, then the row
@@ -23,11 +23,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import os
 import queue
 import socket
 import time
-import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -36,15 +34,13 @@ from flask import Flask
 
 from dashboard import measures, recordings
 from dashboard.models import ClinicSession, Result, Trial
-from rig.plate import SAMPLE_COLUMNS
+from rig.record import PARTIAL, TrialRecorder, metadata_from_hello
 
 log = logging.getLogger(__name__)
 
 SYNC_EVERY_S = 0.9      # + one batch (100 ms) = at most 1 s of samples not yet on the disk
 STALL_S = 3.0           # no batch for this long during a trial: the acquisition is gone
-PARTIAL = ".partial"
 RECORDING, INTERRUPTED, OK = "recording", "interrupted", "ok"
-COLUMNS = SAMPLE_COLUMNS + recordings.RAW_COLUMNS
 
 
 def rig_id(app: Flask) -> str:
@@ -52,92 +48,33 @@ def rig_id(app: Flask) -> str:
     return str(app.config.get("RIG_ID") or socket.gethostname())
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-_COLUMN_LINE = (",".join(COLUMNS) + "\n").encode()
-
-
-def _rows(samples, counts) -> bytes:
-    """Rows formatted exactly as dashboard.recordings.encode formats them (one format)."""
-    arr = np.hstack([np.asarray(samples, dtype=float), np.asarray(counts, dtype=float)])
-    blob = recordings.encode(arr, COLUMNS, {})
-    return blob[blob.index(_COLUMN_LINE) + len(_COLUMN_LINE):]
-
-
-class PartialWriter:
-    """Append-only ``.partial`` recording in the dashboard format, fsynced at least every
-    ``sync_every_s`` (sample time or wall time). ``synced_rows``/``synced_bytes``: what the
-    last fsync made durable (the kill test reads them through ``on_sync``)."""
+class PartialWriter(TrialRecorder):
+    """The live trial's ``<final>.partial``: rig.record's writer (one format), keeping the
+    stream time (``t0_s=0``), fsynced at least every ``sync_every_s`` (sample time or wall
+    time). ``synced_rows``/``synced_bytes``: what the last fsync made durable (the kill test
+    reads them through ``on_sync``)."""
 
     def __init__(self, final: Path, meta: dict, *, sync_every_s: float = SYNC_EVERY_S, on_sync=None):
-        self.final = Path(final)
-        self.partial = self.final.with_name(self.final.name + PARTIAL)
-        self.final.parent.mkdir(parents=True, exist_ok=True)
-        self.sync_every_s = sync_every_s
-        self.on_sync = on_sync
-        self.rows = self.synced_rows = self.bytes = self.synced_bytes = 0
-        self.t_first: float | None = None
-        self.t_last: float | None = None
-        self._t_sync: float | None = None
-        self._f = open(self.partial, "xb")
-        self._append(recordings.encode(np.zeros((0, len(COLUMNS))), COLUMNS, meta))
-        _fsync_dir(self.final.parent)      # the .partial's name is durable too
-        self.sync()
+        super().__init__(final, recordings.complete_meta(meta), sync_every_s=sync_every_s, t0_s=0.0,
+                         on_sync=on_sync)
 
-    def _append(self, blob: bytes) -> None:
-        self._f.write(blob)
-        self.bytes += len(blob)
-
-    def write(self, samples, counts) -> None:
-        if not len(samples):
-            return
-        if self.t_first is None:
-            self.t_first = self._t_sync = float(samples[0][0])
-        self._append(_rows(samples, counts))
-        self.rows += len(samples)
-        self.t_last = float(samples[-1][0])
-        if (self.t_last - self._t_sync >= self.sync_every_s
-                or time.monotonic() - self._wall_sync >= self.sync_every_s):
-            self.sync()
-
-    def sync(self) -> None:
-        self._f.flush()
-        os.fsync(self._f.fileno())
-        self._wall_sync = time.monotonic()
-        self._t_sync = self.t_last if self.t_last is not None else self._t_sync
-        self.synced_rows, self.synced_bytes = self.rows, self.bytes
-        if self.on_sync is not None:
-            self.on_sync(self)
+    @property
+    def final(self) -> Path:
+        return self.path
 
     def finish(self) -> Path:
         """fsync, rename atomically to the final name, fsync the folder."""
-        self.sync()
-        self._f.close()
-        os.replace(self.partial, self.final)
-        _fsync_dir(self.final.parent)
-        return self.final
-
-
-def _new_rel() -> str:
-    now = datetime.now(timezone.utc)
-    return (Path("recordings") / f"{now:%Y}" / f"{now:%m}" /
-            f"{now:%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:12]}.csv").as_posix()
+        return self.close()
 
 
 def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None = None) -> Trial:
-    """Checksum the finished file, compute quality and measures, commit the row."""
+    """Checksum the finished file, analyse it (rig.protocols.analysis; a failure is stored and
+    shown, never raised), commit the row."""
     path = data_dir / trial.recording_path
     blob = path.read_bytes()
     columns, arr, _ = recordings.decode(blob)
-    ix = measures.columns_index(columns)
     n = len(arr)
-    t = arr[:, ix["t_s"]] if n else np.zeros(0)
+    t = arr[:, 0] if n else np.zeros(0)
     duration = float(t[-1] - t[0]) if n >= 2 else 0.0
     trial.status = status
     trial.n_samples = n
@@ -146,23 +83,14 @@ def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None 
         trial.sample_rate_hz = (n - 1) / duration
     trial.recording_sha256 = hashlib.sha256(blob).hexdigest()
     trial.recording_bytes = len(blob)
-    q = measures.quality(arr, columns)
+    q, results = measures.evaluate(arr, columns, trial.protocol, trial.side, trial.body_mass_kg
+                                   or trial.session.patient.body_mass_kg)
     q["rig"] = (trial.quality or {}).get("rig")
     if status == INTERRUPTED:
         q["interrupted"] = {"reason": reason or "", "at": datetime.now(timezone.utc).isoformat()}
         q["warnings"] = [f"recording interrupted ({reason}): {n} samples kept", *q.get("warnings", [])]
         q["ok"] = False
     trial.quality = q
-    results: dict[str, float] = {}
-    if n >= 2:
-        try:
-            patient = trial.session.patient
-            results = measures.compute(arr, columns, trial.protocol, trial.side, trial.body_mass_kg
-                                       if trial.body_mass_kg else patient.body_mass_kg)
-        except Exception:      # an interrupted, very short trial may have no measures
-            if status == OK:
-                raise
-            log.warning("no measures for interrupted trial %s", trial.id, exc_info=True)
     trial.results = [Result(key=k, value=v) for k, v in sorted(results.items())
                      if v is not None and np.isfinite(v)]
     db.commit()
@@ -200,15 +128,14 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
         trial = Trial(session_id=session.id, protocol=session.protocol, side=side, status=RECORDING,
                       started_at=datetime.now(timezone.utc), duration_s=0.0,
                       sample_rate_hz=float(hello.get("rate_hz") or 0.0), n_samples=0,
-                      body_mass_kg=patient.body_mass_kg, recording_path=_new_rel(), recording_sha256="",
+                      body_mass_kg=patient.body_mass_kg, recording_path=recordings.new_path(), recording_sha256="",
                       recording_bytes=0, quality={"rig": rig_id(app), "recording": True})
         db.add(trial)
         db.commit()                                      # 1. the row first
-        writer = PartialWriter(data_dir / trial.recording_path, {
-            "patient": patient.code, "session": session.id, "trial": trial.id, "protocol": session.protocol,
-            "side": side, "body_mass_kg": f"{patient.body_mass_kg:g}", "rig": rig_id(app),
-            "plate": hello.get("plate", ""), "rate_hz": hello.get("rate_hz", ""), "source": "live",
-            **(meta or {})}, on_sync=on_sync)
+        writer = PartialWriter(data_dir / trial.recording_path, metadata_from_hello(
+            hello, protocol=session.protocol, side=side, patient=patient.code, session=session.id, trial=trial.id,
+            body_mass_kg=f"{patient.body_mass_kg:g}", rig=rig_id(app), source="live", **(meta or {})),
+            on_sync=on_sync)
         t0 = None
         while True:                                      # 2. samples, fsynced every <= 0.9 s
             if msg.get("type") == "disconnected":

@@ -1,19 +1,28 @@
-"""From a trial's samples to stored results, and from results over weeks to "real change".
+"""A trial's analysis for the dashboard, and "real change" over weeks.
 
-The sway/landing science lives in ``rig.metrics`` / ``rig.landing`` / ``rig.change`` (other
-rooms). This module only *calls* them when present and adds what the dashboard needs even
-without them: quality counts, mean load, and the few basic COP measures the reports draw
-(path length, mean velocity, 95 % ellipse). Keys carry units.
+The science is not here: a stored trial is analysed by the protocols' own analysis
+(``rig.protocols.analysis.analyse_trial``: events → the protocol's scored window → its
+measures with unit-named keys, and fault flags), so the dashboard shows exactly what the
+protocol runs and ``rig analyze`` compute. This module adds only what is the dashboard's:
+quality counts for the trial page, the order measures are shown in, the 95 % ellipse the
+report draws, and the MDC labels of the history. Display units: dashboard/units.py.
+
+A failed analysis never loses a trial: the samples are stored first, the trial keeps
+``quality["analysis"] = {"ok": False, "error": "analysis failed: <reason>"}`` and the pages
+show that message.
 """
 from __future__ import annotations
 
+import logging
 import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from rig.flags import Flag, describe
-from rig.plate import SAMPLE_COLUMNS
+from rig.flags import Flag
+from rig.plate import G, SAMPLE_COLUMNS
+
+log = logging.getLogger(__name__)
 
 CHI2_95_2DOF = 5.991464547107979  # 95 % quantile of chi-square with 2 degrees of freedom
 
@@ -22,16 +31,19 @@ CHI2_95_2DOF = 5.991464547107979  # 95 % quantile of chi-square with 2 degrees o
 #: set its own on the settings page (MDC = 1.96·√2·SEM from its test-retest data).
 DEFAULT_MDC = {
     "mean_velocity_mm_s": (3.0, True),
+    "mean_velocity_ml_mm_s": (3.0, True),
     "path_length_mm": (90.0, True),
-    "ellipse_area_95_mm2": (200.0, True),
+    "ellipse95_area_mm2": (200.0, True),
+    "sd_ml_mm": (1.0, True),
     "rms_ml_mm": (1.0, True),
     "rms_ap_mm": (1.0, True),
-    "peak_fz_n": (100.0, True),
 }
 
-#: Measures shown first (in this order) on trial pages, trends and reports.
-HEADLINE = ("mean_velocity_mm_s", "ellipse_area_95_mm2", "path_length_mm", "rms_ml_mm", "rms_ap_mm",
-            "peak_fz_n", "mean_fz_n")
+#: Measures shown first (in this order) on trial pages, trends and reports (keys of
+#: rig.protocols.analysis: sway suite for stance protocols, then landing and step-down).
+HEADLINE = ("mean_velocity_mm_s", "ellipse95_area_mm2", "path_length_mm", "mean_velocity_ml_mm_s",
+            "sd_ml_mm", "rms_ml_mm", "rms_ap_mm", "touch_down_count", "time_to_first_touch_down_s",
+            "peak_force_bw", "tts_seq_avg_s", "loading_rate_bw_s", "repetition_count")
 
 
 def columns_index(columns) -> dict[str, int]:
@@ -59,35 +71,70 @@ def quality(samples: np.ndarray, columns=SAMPLE_COLUMNS) -> dict:
     return {"n_samples": n, "flag_counts": counts, "warnings": warnings, "ok": not warnings}
 
 
-def basic_measures(samples: np.ndarray, columns=SAMPLE_COLUMNS) -> dict[str, float]:
+def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
+            body_mass_kg: float | None) -> tuple[dict[str, float], dict]:
+    """Run the protocol's analysis on a stored trial.
+
+    Returns (results, analysis): ``results`` the numeric measures to store (unit-named keys,
+    finite floats); ``analysis`` what the pages show: ``{"ok": True, "scored", "faults",
+    "events", "scored_window_s", "measures"}`` (the TrialResult, all measures) or
+    ``{"ok": False, "error": "analysis failed: <reason>"}``. Never raises: the samples are
+    already stored, and the failure is stored and shown instead.
+    """
+    from dashboard import protocols
+    from rig.protocols.analysis import analyse_trial
+    info = protocols.get(protocol_id)
+    if info is None or info._proto is None:
+        return {}, {"ok": False, "error": f"analysis failed: unknown protocol {protocol_id!r}"}
+    proto = info._proto
     ix = columns_index(columns)
-    t = samples[:, ix["t_s"]]
-    fz = samples[:, ix["fz_n"]]
-    x = samples[:, ix["cop_ml_mm"]]
-    y = samples[:, ix["cop_ap_mm"]]
-    out: dict[str, float] = {}
-    if len(t) >= 2:
-        out["duration_s"] = float(t[-1] - t[0])
-    good = np.isfinite(x) & np.isfinite(y) & np.isfinite(fz)
-    if good.any():
-        out["mean_fz_n"] = float(np.mean(fz[good]))
-        out["peak_fz_n"] = float(np.max(fz[good]))
-    if np.count_nonzero(good) >= 3:
-        xg, yg, tg = x[good], y[good], t[good]
-        steps = np.hypot(np.diff(xg), np.diff(yg))
-        out["path_length_mm"] = float(steps.sum())
-        span = float(tg[-1] - tg[0])
-        if span > 0:
-            out["mean_velocity_mm_s"] = out["path_length_mm"] / span
-        out["rms_ml_mm"] = float(np.sqrt(np.mean((xg - xg.mean()) ** 2)))
-        out["rms_ap_mm"] = float(np.sqrt(np.mean((yg - yg.mean()) ** 2)))
-        cov = np.cov(np.vstack([xg, yg]))
-        out["ellipse_area_95_mm2"] = float(math.pi * CHI2_95_2DOF * math.sqrt(max(np.linalg.det(cov), 0.0)))
-    return out
+    col = lambda name: samples[:, ix[name]]
+    # the patient's weight only where the protocol cannot weigh them on the plate first
+    bw = body_mass_kg * G if body_mass_kg and proto.kind == "step_down_landing" else None
+    try:
+        if len(samples) < 2:
+            raise ValueError(f"{len(samples)} samples")
+        res = analyse_trial(proto, col("t_s"), col("fz_n"), col("cop_ml_mm"), col("cop_ap_mm"), col("flags"),
+                            side=side if side in ("left", "right") else None, body_weight_n=bw)
+    except Exception as exc:  # noqa: BLE001 - stored and shown as "analysis failed: …", with the traceback logged
+        log.warning("analysis of a %s trial failed", protocol_id, exc_info=True)
+        reason = str(exc) or type(exc).__name__
+        return {}, {"ok": False, "error": f"analysis failed: {reason}"}
+    d = res.to_dict()
+    results = {k: float(v) for k, v in d["measures"].items()
+               if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
+    return results, {"ok": True, "scored": res.scored, "faults": d["faults"], "events": d["events"],
+                     "scored_window_s": d["scored_window_s"], "measures": d["measures"],
+                     "sample_rate_hz": d["sample_rate_hz"]}
+
+
+def evaluate(samples: np.ndarray, columns, protocol_id: str, side: str | None,
+             body_mass_kg: float | None) -> tuple[dict, dict[str, float]]:
+    """(quality, results) of a stored trial: quality() with the analysis under
+    ``quality["analysis"]``; a failed analysis is also a quality warning (shown everywhere
+    warnings are) and makes ``quality["ok"]`` false."""
+    q = quality(samples, columns)
+    results, analysis = analyse(samples, columns, protocol_id, side, body_mass_kg)
+    q["analysis"] = analysis
+    if not analysis["ok"]:
+        q["warnings"].append(analysis["error"])
+        q["ok"] = False
+    return q, results
+
+
+def analysis_summary(q: dict | None) -> dict:
+    """What the pages and the JSON API show of a trial's analysis (no measures: those are the results)."""
+    a = (q or {}).get("analysis")
+    if not a:
+        return {"ok": False, "error": "not analysed"}
+    if not a.get("ok"):
+        return {"ok": False, "error": a.get("error", "analysis failed")}
+    return {"ok": True, "scored": a.get("scored"), "faults": a.get("faults", []), "events": a.get("events", []),
+            "scored_window_s": a.get("scored_window_s")}
 
 
 def ellipse_95(x, y) -> tuple[float, float, float, float, float]:
-    """(centre_x, centre_y, semi-axis a, semi-axis b, angle rad) of the 95 % prediction ellipse."""
+    """(centre_x, centre_y, semi-axis a, semi-axis b, angle rad) of the 95 % ellipse the report draws."""
     good = np.isfinite(x) & np.isfinite(y)
     xg, yg = np.asarray(x)[good], np.asarray(y)[good]
     cov = np.cov(np.vstack([xg, yg]))
@@ -96,27 +143,6 @@ def ellipse_95(x, y) -> tuple[float, float, float, float, float]:
     a, b = np.sqrt(CHI2_95_2DOF * vals[::-1])
     angle = math.atan2(vecs[1, -1], vecs[0, -1])
     return float(xg.mean()), float(yg.mean()), float(a), float(b), angle
-
-
-def compute(samples: np.ndarray, columns=SAMPLE_COLUMNS, protocol: str = "", side: str = "",
-            body_mass_kg: float | None = None) -> dict[str, float]:
-    """All results of one trial: the rig's metric suite when available, plus basic_measures."""
-    out = basic_measures(samples, columns)
-    try:
-        from rig import metrics as rig_metrics  # other room; optional until it lands
-    except ImportError:
-        rig_metrics = None
-    if rig_metrics is not None and hasattr(rig_metrics, "compute_all"):
-        ix = columns_index(columns)
-        try:
-            extra = rig_metrics.compute_all(samples[:, ix["t_s"]], samples[:, ix["cop_ml_mm"]],
-                                            samples[:, ix["cop_ap_mm"]], samples[:, ix["fz_n"]])
-        except Exception:  # noqa: BLE001 - a metric failure must not lose the trial
-            extra = {}
-        for k, v in (extra or {}).items():
-            if isinstance(v, (int, float)) and math.isfinite(v):
-                out[str(k)] = float(v)
-    return {k: v for k, v in out.items() if math.isfinite(v)}
 
 
 # --- change over weeks ------------------------------------------------------------------
@@ -154,6 +180,3 @@ def classify(baseline: float | None, value: float, mdc: float | None, lower_is_b
     better = delta < 0 if lower_is_better else delta > 0
     return ChangeLabel("real improvement" if better else "real decline", delta)
 
-
-def flag_names(flags: int) -> list[str]:
-    return describe(flags)

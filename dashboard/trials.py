@@ -83,12 +83,14 @@ def plate_meta(rate_hz: float) -> dict:
             gx, gy = [-0.22, 0.22, -0.22, 0.22], [0.17, 0.17, -0.17, -0.17]
     return {"plate": plate or "unknown", "rate_hz": f"{rate_hz:g}",
             "geometry_cell_x_m": ",".join(f"{v:g}" for v in gx),
-            "geometry_cell_y_m": ",".join(f"{v:g}" for v in gy)}
+            "geometry_cell_y_m": ",".join(f"{v:g}" for v in gy),
+            "calibration": hello.get("calibration") or "unknown"}
 
 
 def store_trial(session: ClinicSession, side: str, samples: np.ndarray, columns=SAMPLE_COLUMNS,
                 started_at: datetime | None = None, meta: dict | None = None) -> Trial:
-    """Write the recording durably, compute quality and measures, commit Trial + Results."""
+    """Write the recording durably (first: the samples are never lost), then analyse it with
+    the protocol's analysis (a failure is stored and shown, not raised), commit Trial + Results."""
     if side not in SIDES:
         raise ValueError(f"side must be one of {SIDES}")
     columns = tuple(columns)
@@ -111,9 +113,10 @@ def store_trial(session: ClinicSession, side: str, samples: np.ndarray, columns=
     trial = Trial(session_id=session.id, protocol=session.protocol, side=side,
                   started_at=started_at or datetime.now(timezone.utc), duration_s=duration,
                   sample_rate_hz=rate, n_samples=len(samples), body_mass_kg=patient.body_mass_kg,
-                  recording_path=rel, recording_sha256=sha, recording_bytes=size,
-                  quality=measures.quality(samples, columns))
-    results = measures.compute(samples, columns, session.protocol, side, patient.body_mass_kg)
+                  recording_path=rel, recording_sha256=sha, recording_bytes=size)
+    # analyse what was stored, as rig analyze and the live recorder (dashboard.durable) do
+    stored_columns, stored, _ = recordings.read(data_dir(), rel, sha)
+    trial.quality, results = measures.evaluate(stored, stored_columns, session.protocol, side, patient.body_mass_kg)
     trial.results = [Result(key=k, value=v) for k, v in sorted(results.items())]
     db.add(trial)
     db.commit()
@@ -126,10 +129,10 @@ def load_samples(trial: Trial) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 def left_right(session: ClinicSession) -> list[dict]:
-    """Per measure: mean of accepted left and right trials, and the asymmetry in %."""
+    """Per measure: mean of accepted, analysed left and right trials, and the asymmetry in %."""
     by_side: dict[str, dict[str, list[float]]] = {"left": {}, "right": {}}
     for tr in session.trials:
-        if tr.status != "ok" or tr.side not in by_side:
+        if tr.status != "ok" or tr.side not in by_side or not measures.analysis_summary(tr.quality)["ok"]:
             continue
         for r in tr.results:
             by_side[tr.side].setdefault(r.key, []).append(r.value)
@@ -180,7 +183,8 @@ def trial_detail(trial_id: int):
     results = t.result_map()
     order = [k for k in measures.HEADLINE if k in results] + sorted(k for k in results if k not in measures.HEADLINE)
     return render_template("trials/trial.html", t=t, s=t.session, patient=t.session.patient,
-                           results=results, order=order, redo_form=EmptyForm())
+                           results=results, order=order, redo_form=EmptyForm(),
+                           analysis=measures.analysis_summary(t.quality))
 
 
 @bp.route("/trials/<int:trial_id>/redo", methods=["POST"])
@@ -201,7 +205,9 @@ def _trial_json(t: Trial) -> dict:
     return {"trial_id": t.id, "session_id": t.session_id, "protocol": t.protocol, "side": t.side,
             "status": t.status, "started_at": t.started_at.isoformat(), "duration_s": t.duration_s,
             "sample_rate_hz": t.sample_rate_hz, "n_samples": t.n_samples, "body_mass_kg": t.body_mass_kg,
-            "recording_sha256": t.recording_sha256, "quality": t.quality,
+            "recording_sha256": t.recording_sha256,
+            "quality": {k: v for k, v in (t.quality or {}).items() if k != "analysis"},
+            "analysis": measures.analysis_summary(t.quality),
             "results": t.result_map(), "url": url_for("trials.trial_detail", trial_id=t.id),
             "display": {k: {"label": units.label(k), "value": units.to_display(k, v, t.body_mass_kg)}
                         for k, v in t.result_map().items()}}

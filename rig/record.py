@@ -26,9 +26,16 @@ whichever comes first) the file is flushed and ``os.fsync``-ed, so a power cut l
 the last second and leaves a readable file (at worst a truncated last line, which readers
 drop). ``close()`` fsyncs, renames ``<name>.partial`` to ``<name>`` atomically and fsyncs the
 folder. ``recover(path)`` finishes an interrupted ``.partial`` the same way.
+
+This is the one writer of the format: ``rig record``, the protocol runs and the dashboard
+(its trial store and its durable live recorder) all write through :class:`TrialRecorder`;
+:func:`read_table` reads every column back (``rig.io`` reads a recording for analysis).
+The recorder keeps the SHA-256 and size of what it wrote (``sha256``, ``bytes``), so a
+caller can store a checksum without reading the file again.
 """
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 import time
@@ -37,13 +44,15 @@ from pathlib import Path
 
 import numpy as np
 
+from rig.io import RAW_COLUMNS, RECORDING_COLUMNS, RecordingError, _read_table
 from rig.plate import SAMPLE_COLUMNS
 
+FORMAT_KEY = "stepplate-recording"   #: the one format marker: ``# stepplate-recording: 1``
 FORMAT_VERSION = 1
-RAW_COLUMNS = ("c_fl", "c_fr", "c_bl", "c_br")
-HEADER = ",".join(SAMPLE_COLUMNS + RAW_COLUMNS)
+HEADER = ",".join(RECORDING_COLUMNS + RAW_COLUMNS)
+assert tuple(SAMPLE_COLUMNS) == RECORDING_COLUMNS
 REQUIRED_KEYS = ("plate", "rate_hz", "geometry_cell_x_m", "geometry_cell_y_m", "calibration")
-KEY_ORDER = ("stepplate-recording", "plate", "rate_hz", "geometry_cell_x_m", "geometry_cell_y_m",
+KEY_ORDER = (FORMAT_KEY, "plate", "rate_hz", "geometry_cell_x_m", "geometry_cell_y_m",
              "started_utc", "calibration", "protocol", "side")
 PARTIAL = ".partial"
 
@@ -70,9 +79,16 @@ def metadata_from_hello(hello: dict, **extra) -> dict:
 
 
 class TrialRecorder:
-    """Write one trial. ``write(samples, counts)`` or use it as a subscriber (``on_event``)."""
+    """Write one trial. ``write(samples, counts)`` or use it as a subscriber (``on_event``).
 
-    def __init__(self, path, metadata: dict, *, sync_every_s: float = 1.0):
+    ``t0_s``: subtracted from every ``t_s`` (None: the first sample's time, so the file counts
+    from 0; 0.0 keeps the acquisition's stream time). ``on_sync(recorder)`` is called after
+    every fsync; ``synced_rows``/``synced_bytes`` say what the last fsync made durable.
+    ``raw=False``: no raw-count columns (for samples that come without ADC codes).
+    """
+
+    def __init__(self, path, metadata: dict, *, sync_every_s: float = 1.0, t0_s: float | None = None,
+                 on_sync=None, raw: bool = True):
         self.path = Path(path)
         self.partial = self.path.with_name(self.path.name + PARTIAL)
         missing = [k for k in REQUIRED_KEYS if k not in metadata]
@@ -80,54 +96,74 @@ class TrialRecorder:
             raise ValueError(f"recording metadata lacks {', '.join(missing)}")
         meta = dict(metadata)
         meta.setdefault("started_utc", datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ"))
-        meta["stepplate-recording"] = FORMAT_VERSION
+        meta[FORMAT_KEY] = FORMAT_VERSION
         for k in meta:
             if not k or ":" in k or "\n" in k or k.strip() != k:
                 raise ValueError(f"bad metadata key {k!r}")
         ordered = [k for k in KEY_ORDER if k in meta] + [k for k in meta if k not in KEY_ORDER]
         self.metadata = {k: meta[k] for k in ordered}
         self.sync_every_s = sync_every_s
-        self.rows = 0
+        self.on_sync = on_sync
+        self.rows = self.synced_rows = 0
+        self.bytes = self.synced_bytes = 0
         self.syncs = 0
-        self._t0: float | None = None
+        self.t_first: float | None = None     #: stream time of the first and last sample written
+        self.t_last: float | None = None
+        self._t0 = t0_s
+        self.raw = raw
+        self.columns = RECORDING_COLUMNS + (RAW_COLUMNS if raw else ())
+        self._hash = hashlib.sha256()
         self._last_sync_t: float | None = None
         self._last_sync_wall = time.monotonic()
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._f = open(self.partial, "x", encoding="utf-8", newline="\n")
-        for k, v in self.metadata.items():
-            self._f.write(f"# {k}: {_fmt_meta(v)}\n")
-        self._f.write(HEADER + "\n")
+        self._f = open(self.partial, "xb")
+        head = "".join(f"# {k}: {_fmt_meta(v)}\n" for k, v in self.metadata.items()) + ",".join(self.columns) + "\n"
+        self._append(head.encode("utf-8"))
+        _fsync_dir(self.partial.parent)       # the .partial's name is durable too
         self._sync()
         self.closed = False
+
+    @property
+    def sha256(self) -> str:
+        """SHA-256 (hex) of every byte written so far (of the whole file once closed)."""
+        return self._hash.hexdigest()
+
+    def _append(self, blob: bytes) -> None:
+        self._f.write(blob)
+        self._hash.update(blob)
+        self.bytes += len(blob)
 
     def write(self, samples, counts=None) -> None:
         """Append rows: ``samples`` (n, 9) in SAMPLE_COLUMNS order, ``counts`` (n, 4) raw codes."""
         if self.closed:
             raise ValueError("recording is closed")
         samples = np.asarray(samples, dtype=float)
-        if samples.ndim != 2 or samples.shape[1] != len(SAMPLE_COLUMNS):
-            raise ValueError(f"samples must have {len(SAMPLE_COLUMNS)} columns, got {samples.shape}")
-        if counts is None:
-            counts = np.zeros((len(samples), 4), dtype=np.int64)
-        counts = np.asarray(counts)
         if len(samples) == 0:
             return
-        if self._t0 is None:
-            self._t0 = float(samples[0, 0])
-            self._last_sync_t = self._t0
+        if samples.ndim != 2 or samples.shape[1] != len(SAMPLE_COLUMNS):
+            raise ValueError(f"samples must have {len(SAMPLE_COLUMNS)} columns, got {samples.shape}")
+        if counts is None or not self.raw:
+            counts = np.zeros((len(samples), 4 if self.raw else 0), dtype=np.int64)
+        counts = np.asarray(counts)
+        if self.raw and counts.shape != (len(samples), len(RAW_COLUMNS)):
+            raise ValueError(f"counts must be ({len(samples)}, {len(RAW_COLUMNS)}), got {counts.shape}")
+        if self.t_first is None:
+            self.t_first = float(samples[0, 0])
+            self._last_sync_t = self.t_first
+            if self._t0 is None:
+                self._t0 = self.t_first
         lines = []
         for r, c in zip(samples, counts):
             t = float(r[0]) - self._t0
             lines.append(",".join((f"{t:.4f}", *(f"{float(v):.3f}" for v in r[1:6]),
                                    _num(float(r[6]), 2), _num(float(r[7]), 2), str(int(r[8])),
                                    *(str(int(v)) for v in c))))
-        self._f.write("\n".join(lines) + "\n")
+        self._append(("\n".join(lines) + "\n").encode("utf-8"))
         self.rows += len(lines)
-        t_last = float(samples[-1, 0])
-        if (t_last - self._last_sync_t >= self.sync_every_s
+        self.t_last = float(samples[-1, 0])
+        if (self.t_last - self._last_sync_t >= self.sync_every_s
                 or time.monotonic() - self._last_sync_wall >= self.sync_every_s):
             self._sync()
-            self._last_sync_t = t_last
 
     def on_event(self, event) -> None:
         """Subscriber callback: records Batch objects (or batch message dicts), ignores health."""
@@ -141,7 +177,14 @@ class TrialRecorder:
         self._f.flush()
         os.fsync(self._f.fileno())
         self._last_sync_wall = time.monotonic()
+        if self.t_last is not None:
+            self._last_sync_t = self.t_last
         self.syncs += 1
+        self.synced_rows, self.synced_bytes = self.rows, self.bytes
+        if self.on_sync is not None:
+            self.on_sync(self)
+
+    sync = _sync
 
     def close(self) -> Path:
         """Finish the recording: fsync, atomic rename to the final name, fsync the folder."""
@@ -170,13 +213,17 @@ class TrialRecorder:
             self.abort()
 
 
-def _finish(partial: Path, final: Path) -> None:
-    os.replace(partial, final)
-    fd = os.open(final.parent, os.O_RDONLY)
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _finish(partial: Path, final: Path) -> None:
+    os.replace(partial, final)
+    _fsync_dir(final.parent)
 
 
 def recover(partial) -> Path:
@@ -194,3 +241,52 @@ def recover(partial) -> Path:
     final = partial.with_name(partial.name[: -len(PARTIAL)])
     _finish(partial, final)
     return final
+
+
+def write_recording(path, metadata: dict, samples, counts=None, *, t0_s: float | None = None) -> TrialRecorder:
+    """Write a whole recording at once (durably: ``.partial``, fsync, rename, fsync the folder).
+    Returns the closed recorder (``sha256``, ``bytes``, ``rows``)."""
+    rec = TrialRecorder(path, metadata, t0_s=t0_s, raw=counts is not None)
+    try:
+        rec.write(samples, counts)
+    except BaseException:
+        rec.abort()
+        rec.partial.unlink(missing_ok=True)
+        raise
+    rec.close()
+    return rec
+
+
+def read_table(data: bytes | str, source: str = "<recording>") -> tuple[tuple[str, ...], np.ndarray, dict]:
+    """Every column of a StepPlate recording: (columns, samples (n, 9 or 13), metadata).
+
+    The values are read by rig.io's table reader (the analysis reads the same file with
+    ``rig.io.read_recording``); metadata keys are lower-cased as rig.io does. A recording
+    with no rows (interrupted before the first sample) gives an empty array. Raises
+    rig.io.RecordingError for another version or other columns.
+    """
+    text = data.decode("utf-8-sig") if isinstance(data, (bytes, bytearray)) else data
+    meta: dict[str, str] = {}
+    body = []
+    for ln in text.splitlines():
+        s = ln.strip()
+        if s.startswith("#"):
+            k, sep, v = s[1:].partition(":")
+            if sep:
+                meta[k.strip().lower()] = v.strip()
+        elif s:
+            body.append(ln)
+    if not body:
+        raise RecordingError(f"{source}: no header row")
+    version = meta.get(FORMAT_KEY)
+    if version is not None and version != str(FORMAT_VERSION):
+        raise RecordingError(f"{source}: {FORMAT_KEY} version {version} is not supported "
+                             f"(this reader knows version {FORMAT_VERSION})")
+    header = tuple(h.strip().lower() for h in body[0].split(","))
+    if header not in (RECORDING_COLUMNS, RECORDING_COLUMNS + RAW_COLUMNS):
+        raise RecordingError(f"{source}: StepPlate recording columns must be {','.join(RECORDING_COLUMNS)}"
+                             f"[,{','.join(RAW_COLUMNS)}]; got {','.join(header)}")
+    if len(body) == 1:
+        return header, np.zeros((0, len(header))), meta
+    _, arr = _read_table(body, source)
+    return header, arr, meta

@@ -44,6 +44,17 @@ def circle_samples(n=801, rate=80.0, radius_mm=5.0, turns=2.0, fz_n=700.0, flags
     return out
 
 
+def sls_samples(seed=1, **kw):
+    """A scripted single-leg stance trial (rig.protocols.synthetic: step on, settle, lift a foot,
+    stand; known events) as SAMPLE_COLUMNS rows, so the protocol analysis scores it."""
+    from rig.protocols import synthetic
+    d = synthetic.single_leg_stance(seed, **kw)
+    s = np.zeros((len(d["t_s"]), len(SAMPLE_COLUMNS)))
+    s[:, 0], s[:, 5], s[:, 6], s[:, 7], s[:, 8] = d["t_s"], d["fz_n"], d["cop_ml_mm"], d["cop_ap_mm"], d["flags"]
+    s[:, 1:5] = d["fz_n"][:, None] / 4
+    return s
+
+
 def login(client, username="admin", password=PASSWORD):
     return client.post("/auth/login", data={"username": username, "password": password})
 
@@ -108,5 +119,5 @@ def post_trial(client, session_id, side, samples, columns=SAMPLE_COLUMNS, starte
     return client.post(f"/api/sessions/{session_id}/trials", json=body)
 
 
-__all__ = ["HELLO", "PASSWORD", "G", "make_app", "circle_samples", "login", "csrf_from", "post_trial",
+__all__ = ["HELLO", "PASSWORD", "G", "make_app", "circle_samples", "sls_samples", "login", "csrf_from", "post_trial",
            "live", "app", "runner", "admin", "client", "patient", "session_id"]

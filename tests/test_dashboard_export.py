@@ -9,7 +9,7 @@ from dashboard.db import get_db
 from dashboard.models import Trial
 from rig.plate import SAMPLE_COLUMNS
 from tests.dashboard_support import (admin, app, circle_samples, client, live, patient,  # noqa: F401
-                                     post_trial, session_id)
+                                     post_trial, session_id, sls_samples)
 
 
 @pytest.fixture
@@ -30,7 +30,7 @@ def test_csv_export_of_calibrated_samples(client, trial):
     row7 = lines[8].split(",")
     assert row7[6] == "" and row7[7] == "" and row7[8] == "16"
     back = np.genfromtxt(io.StringIO("\n".join(lines)), delimiter=",", skip_header=1)
-    assert np.allclose(back, s, equal_nan=True, atol=1e-4)
+    assert np.allclose(back, s, equal_nan=True, atol=0.005)     # the recording keeps COP to 0.01 mm
     assert client.get(f"/trials/{tid}/export.csv?kind=raw").status_code == 404     # stored without counts
     assert client.get(f"/trials/{tid}/export.csv?kind=bogus").status_code == 400
 
@@ -47,7 +47,7 @@ def test_json_export(client, trial):
     d = client.get(f"/trials/{tid}/export.json").get_json()
     assert d["calibrated"]["columns"] == list(SAMPLE_COLUMNS) and len(d["calibrated"]["samples"]) == 161
     assert d["calibrated"]["samples"][7][6] is None
-    assert d["trial"]["results"]["path_length_mm"] > 0 and d["patient"]["code"] == "P-001"
+    assert d["trial"]["analysis"]["faults"] == ["no_foot_lift"] and d["patient"]["code"] == "P-001"
     assert "raw" not in d
 
 
@@ -73,8 +73,8 @@ def test_c3d_export_reads_back_as_a_force_plate(client, trial):
         if i == 7:
             assert pts[0, 3] == -1                                   # COP undefined: invalid point
         else:
-            assert pts[0, :2] == pytest.approx(s[i, 6:8], abs=1e-3)
-            assert (-my / fz, mx / fz) == pytest.approx(tuple(s[i, 6:8]), abs=1e-3)   # type-2 COP
+            assert pts[0, :2] == pytest.approx(s[i, 6:8], abs=6e-3)
+            assert (-my / fz, mx / fz) == pytest.approx(tuple(s[i, 6:8]), abs=6e-3)   # type-2 COP
 
 
 def _pdf_pages(data: bytes) -> int:
@@ -83,8 +83,8 @@ def _pdf_pages(data: bytes) -> int:
 
 
 def test_patient_and_session_pdf_reports(app, client, patient, session_id):
-    post_trial(client, session_id, "left", circle_samples(801, radius_mm=5))
-    post_trial(client, session_id, "right", circle_samples(801, radius_mm=8))
+    post_trial(client, session_id, "left", sls_samples(1, stance="left"))
+    post_trial(client, session_id, "right", sls_samples(2, stance="right"))
     client.post(f"/patients/{patient}/notes", data={"text": "Referral: knee pain when landing"})
     r = client.get(f"/sessions/{session_id}/report.pdf")
     assert r.status_code == 200 and r.mimetype == "application/pdf"

@@ -57,7 +57,7 @@ def test_recording_roundtrip_and_checksum(tmp_path):
     assert (tmp_path / rel).stat().st_size == size and not rel.startswith("/")
     cols, back, meta = recordings.read(tmp_path, rel, sha)
     assert cols == SAMPLE_COLUMNS and meta["patient"] == "P1" and meta["stepplate-recording"] == "1"
-    assert np.allclose(back, s, equal_nan=True, rtol=1e-5, atol=1e-4)
+    assert np.allclose(back, s, equal_nan=True, rtol=0, atol=0.005)   # rig.record: COP to 0.01 mm, forces 0.001 N
     (tmp_path / rel).write_bytes((tmp_path / rel).read_bytes().replace(b"700", b"701", 1))
     with pytest.raises(recordings.RecordingError, match="SHA-256"):
         recordings.read(tmp_path, rel, sha)
@@ -78,14 +78,10 @@ def test_units_for_the_clinic():
     assert units.fmt("duration_s", float("nan")) == "–"
 
 
-def test_basic_measures_of_a_known_path():
+def test_report_ellipse_of_a_known_path():
+    """Measures come from rig.protocols.analysis (tests/test_dashboard_trials.py); the report's ellipse:"""
     s = circle_samples(n=801, radius_mm=5.0, turns=2.0)
-    m = measures.compute(s)
-    assert m["path_length_mm"] == pytest.approx(2 * math.pi * 5 * 2, rel=1e-3)
-    assert m["mean_velocity_mm_s"] == pytest.approx(m["path_length_mm"] / 10.0, rel=1e-6)
-    # circle of radius r: variance r²/2 per axis -> 95 % ellipse area = π·5.991·r²/2
-    assert m["ellipse_area_95_mm2"] == pytest.approx(math.pi * 5.991 * 12.5, rel=1e-2)
-    assert m["mean_fz_n"] == pytest.approx(700.0)
+    # circle of radius r: variance r²/2 per axis -> 95 % ellipse semi-axes sqrt(5.991·r²/2)
     cx, cy, a, b, _ = measures.ellipse_95(s[:, 6], s[:, 7])
     assert a == pytest.approx(b, rel=1e-2) and a == pytest.approx(math.sqrt(5.991 * 12.5), rel=1e-2)
 

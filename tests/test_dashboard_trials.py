@@ -1,35 +1,78 @@
-"""Trials: storing from samples/uploads/the live source, results page, redo, left/right, API."""
+"""Trials: storing from samples/uploads/the live source, the protocol analysis (events, scored
+window, measures, faults; a failed analysis stored and shown), results page, redo, left/right, API."""
 import threading
 import time
+from io import BytesIO
 
 import numpy as np
 import pytest
 
 from dashboard.db import get_db
 from dashboard.models import Trial
-from dashboard.recordings import RAW_COLUMNS, encode
+from rig.io import RAW_COLUMNS, read_recording
 from rig.plate import SAMPLE_COLUMNS
-from tests.dashboard_support import (admin, app, circle_samples, client, live, patient,  # noqa: F401
-                                     post_trial, session_id)
+from rig.protocols import get as get_protocol
+from rig.protocols.analysis import analyse_trial
+from rig.record import write_recording
+from tests.dashboard_support import (HELLO, admin, app, circle_samples, client, live, patient,  # noqa: F401
+                                     post_trial, session_id, sls_samples)
 
 
-def test_store_trial_from_json_gives_results_and_a_durable_recording(app, client, session_id, tmp_path):
-    r = post_trial(client, session_id, "left", circle_samples(801, radius_mm=5))
+def new_session(client, patient, protocol):
+    r = client.post(f"/patients/{patient}/sessions", data={"protocol": protocol})
+    assert r.status_code == 302
+    return int(r.headers["Location"].split("/")[-2])
+
+
+def test_stored_trial_carries_the_protocol_analysis_of_its_recording(app, client, session_id, tmp_path):
+    r = post_trial(client, session_id, "left", sls_samples(1, stance="left"))
     assert r.status_code == 201, r.get_json()
     d = r.get_json()
-    assert d["results"]["path_length_mm"] == pytest.approx(62.83, rel=1e-3)
-    assert d["display"]["mean_velocity_mm_s"]["value"] == pytest.approx(0.6283, rel=1e-3)  # cm/s
-    assert d["quality"]["ok"] and d["n_samples"] == 801 and d["sample_rate_hz"] == pytest.approx(80.0)
+    assert d["analysis"]["ok"] and d["analysis"]["scored"] and d["analysis"]["faults"] == []
+    names = [e["name"] for e in d["analysis"]["events"]]
+    assert "foot_lift" in names and "weight_settled" in names
+    assert d["n_samples"] == 2079 and d["sample_rate_hz"] == pytest.approx(80.0, rel=1e-3)
     with app.app_context():
         t = get_db().get(Trial, d["trial_id"])
         path = tmp_path / "data" / t.recording_path
         assert path.exists() and len(t.recording_sha256) == 64 and t.body_mass_kg == pytest.approx(71.4)
-        assert {r.key for r in t.results} >= {"mean_velocity_mm_s", "ellipse_area_95_mm2", "rms_ml_mm"}
-    # the stored file is a StepPlate recording the rig's own reader accepts (rig analyze)
-    from rig.io import read_recording
+    # exactly what the protocol analysis gives on the stored file (what `rig analyze` reads)
     rec = read_recording(path)
-    assert len(rec.t_s) == 801 and rec.rate_hz == 80
-    assert np.allclose(rec.ml_m * 1000, circle_samples(801, radius_mm=5)[:, 6], atol=1e-4)
+    want = analyse_trial(get_protocol("single_leg_stance"), rec.t_s, rec.fz_n, rec.ml_m * 1000, rec.ap_m * 1000,
+                         rec.flags, side="left")
+    assert d["results"]["mean_velocity_mm_s"] == pytest.approx(want.measures["mean_velocity_mm_s"], rel=1e-9)
+    assert d["results"]["ellipse95_area_mm2"] == pytest.approx(want.measures["ellipse95_area_mm2"], rel=1e-9)
+    assert d["analysis"]["scored_window_s"] == pytest.approx(want.scored_window_s)
+    assert "stance_side" not in d["results"]                                 # strings stay in the analysis
+    assert d["display"]["mean_velocity_mm_s"]["value"] == pytest.approx(want.measures["mean_velocity_mm_s"] / 10)
+    page = client.get(d["url"]).get_data(as_text=True)
+    assert "Scored" in page and "foot lift @" in page and "Mean velocity (cm/s)" in page
+
+
+def test_a_trial_whose_analysis_fails_is_stored_and_says_why(app, client, patient):
+    sid = new_session(client, patient, "quiet_stance_mctsib")
+    n = 2400                                       # 30 s on the plate, COP frozen: no sway to analyse
+    s = np.zeros((n, len(SAMPLE_COLUMNS)))
+    s[:, 0] = np.arange(n) / 80
+    s[:, 5] = 700 + np.random.default_rng(0).normal(0, 0.5, n)
+    s[:, 1:5] = s[:, 5:6] / 4
+    s[:, 6], s[:, 7] = 3.0, -2.0
+    r = post_trial(client, sid, "both", s)
+    assert r.status_code == 201, r.get_json()                                # samples kept
+    d = r.get_json()
+    assert d["analysis"] == {"ok": False, "error": "analysis failed: cop_ml: constant signal (no sway to analyse)"}
+    assert d["results"] == {} and not d["quality"]["ok"] and d["analysis"]["error"] in d["quality"]["warnings"]
+    page = client.get(d["url"]).get_data(as_text=True)
+    assert 'id="analysis-error"' in page and "analysis failed: cop_ml: constant signal" in page
+    assert "analysis failed" in client.get(f"/sessions/{sid}").get_data(as_text=True)
+    samples = client.get(f"/api/trials/{d['trial_id']}/samples?max_points=100000").get_json()
+    assert len(samples["samples"]) == n                                      # nothing lost
+
+
+def test_faulted_trial_keeps_its_faults(client, session_id):
+    d = post_trial(client, session_id, "left", circle_samples(801)).get_json()   # never lifts a foot
+    assert d["analysis"]["ok"] and not d["analysis"]["scored"] and d["analysis"]["faults"] == ["no_foot_lift"]
+    assert "Not scored: no foot lift" in client.get(d["url"]).get_data(as_text=True)
 
 
 def test_bad_trial_payloads_are_rejected(client, session_id):
@@ -39,14 +82,19 @@ def test_bad_trial_payloads_are_rejected(client, session_id):
                                                                "samples": [[0, 1], [1, 2]]})
     assert r.status_code == 400 and "lack columns" in r.get_json()["error"]
     assert post_trial(client, 999, "left", circle_samples(10)).status_code == 404
-
-
-def test_upload_a_recording_file(client, session_id):
-    blob = encode(circle_samples(200), SAMPLE_COLUMNS, {"plate": "x"})
-    from io import BytesIO
-    r = client.post(f"/api/sessions/{session_id}/trials", data={"side": "right", "file": (BytesIO(blob), "rec.csv")},
+    r = client.post(f"/api/sessions/{session_id}/trials", data={"side": "left", "file": (BytesIO(b"t_s,x\n0,1\n"), "x.csv")},
                     content_type="multipart/form-data")
-    assert r.status_code == 201 and r.get_json()["side"] == "right"
+    assert r.status_code == 400 and "columns must be" in r.get_json()["error"]
+
+
+def test_upload_a_recording_file(client, session_id, tmp_path):
+    meta = {"plate": "x", "rate_hz": 80, "geometry_cell_x_m": HELLO["geometry"]["cell_x_m"],
+            "geometry_cell_y_m": HELLO["geometry"]["cell_y_m"], "calibration": "nominal"}
+    rec = write_recording(tmp_path / "rec.csv", meta, sls_samples(2, stance="right"))
+    r = client.post(f"/api/sessions/{session_id}/trials",
+                    data={"side": "right", "file": (BytesIO(rec.path.read_bytes()), "rec.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 201 and r.get_json()["side"] == "right" and r.get_json()["analysis"]["scored"]
 
 
 def test_trial_page_shows_measures_quality_and_redo(app, client, session_id):
@@ -54,7 +102,7 @@ def test_trial_page_shows_measures_quality_and_redo(app, client, session_id):
     flags[100:110] = 64
     tid = post_trial(client, session_id, "left", circle_samples(801, flags=flags)).get_json()["trial_id"]
     page = client.get(f"/trials/{tid}").get_data(as_text=True)
-    assert "Mean velocity (cm/s)" in page and "stopped answering" in page and 'id="redo"' in page
+    assert "stopped answering" in page and 'id="redo"' in page
     assert "export.c3d" in page and "export.json" in page
     r = client.post(f"/trials/{tid}/redo")
     assert r.status_code == 302 and r.headers["Location"].endswith(f"/sessions/{session_id}/run?side=left")
@@ -63,13 +111,13 @@ def test_trial_page_shows_measures_quality_and_redo(app, client, session_id):
 
 
 def test_session_page_left_right_comparison(client, session_id):
-    post_trial(client, session_id, "left", circle_samples(801, radius_mm=5))
-    post_trial(client, session_id, "right", circle_samples(801, radius_mm=10))
+    left = post_trial(client, session_id, "left", sls_samples(3, stance="left", sway_ml_mm=3.0)).get_json()
+    right = post_trial(client, session_id, "right", sls_samples(4, stance="right", sway_ml_mm=6.0)).get_json()
+    lv, rv = left["results"]["mean_velocity_mm_s"], right["results"]["mean_velocity_mm_s"]
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
-    assert 'id="left-right"' in page and "-50 %" in page            # left velocity half the right: -50 %
+    assert 'id="left-right"' in page and f"{100 * (lv - rv) / max(lv, rv):+.0f} %" in page
     r = client.post(f"/sessions/{session_id}", data={"notes": "tired today"})
     assert r.status_code == 302 and "tired today" in client.get(f"/sessions/{session_id}").get_data(as_text=True)
-    # the run page now knows both sides are done and offers the comparison
     run = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
     assert 'data-done="left,right"' in run or 'data-done="right,left"' in run
 
@@ -107,7 +155,7 @@ def test_record_a_trial_from_the_live_source(app, client, live, session_id):
     assert r.status_code == 201, r.get_json()
     d = r.get_json()
     assert 158 <= d["n_samples"] <= 161 and d["duration_s"] == pytest.approx(2.0, abs=0.02)
-    assert d["results"]["mean_velocity_mm_s"] == pytest.approx(5.0, rel=0.02)    # r·ω = 5 mm/s
+    assert d["analysis"]["ok"] and d["analysis"]["faults"] == ["no_foot_lift"]   # standing, never lifted a foot
     raw = client.get(f"/trials/{d['trial_id']}/export.csv?kind=raw").get_data(as_text=True).splitlines()
     assert raw[0] == ",".join(("t_s",) + RAW_COLUMNS + ("flags",)) and raw[1].endswith(",1000,1001,1002,1003,0")
     assert live._subs == []                                                      # unsubscribed
