@@ -153,7 +153,7 @@ cdef extern from *:
     }
     #endif
     /* mean forward window (templates) above which the bitset count beats the sweep */
-    #define SE_BITSET_MIN_WINDOW 96.0
+    #define SE_BITSET_MIN_WINDOW 256.0
     #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) && !defined(__POPCNT__)
     #define SE_CLONES __attribute__((target_clones("popcnt", "default")))
     #else

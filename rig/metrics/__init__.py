@@ -19,7 +19,7 @@ from rig.metrics.entropy import coarse_grain, multiscale_entropy, sample_entropy
 from rig.metrics.positional import (DURATIONS, ELLIPSES, dynamic, ellipse, ellipse_scale,
                                     positional, sway_density)
 from rig.metrics.preprocess import Prepared, prepare
-from rig.metrics.spectral import mean_power_frequency_2d, spectral, welch_psd
+from rig.metrics.spectral import mean_power_frequency_2d, spectral, welch_psd, welch_psd_pair
 from rig.metrics.stochastic import dfa, diffusion
 
 __all__ = [
@@ -114,7 +114,7 @@ def compute_all(t_s_or_fs, ml_m, ap_m, fz_n=None, *, lowpass_hz: float | None = 
                    ("sway_density_mean_peak_s", "sway_density_mean_distance_mm", "sway_density_mean_time_s"))
     if sd:
         m.update(sd)
-    psds = [welch_psd(v, fs) for v in (x, y)]
+    psds = welch_psd_pair(x, y, fs)
     for ax, v, psd in (("ml", x, psds[0]), ("ap", y, psds[1])):
         m.update(spectral(v, fs, axis=ax, psd=psd))
     m["mean_power_frequency_hz"] = mean_power_frequency_2d(x, y, fs, psds=psds)

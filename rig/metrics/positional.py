@@ -12,6 +12,7 @@ Baratto L et al. (2002) Motor Control 6:246-270 (sway density).
 """
 from __future__ import annotations
 
+import functools
 import math
 
 import numpy as np
@@ -194,6 +195,16 @@ SWAY_DENSITY_RADIUS_M = 0.0025
 SWAY_DENSITY_SMOOTH_HZ = 2.5
 
 
+@functools.lru_cache(maxsize=16)
+def _smoothing_design(fs: float) -> np.ndarray:
+    return signal.butter(4, SWAY_DENSITY_SMOOTH_HZ, fs=fs, output="sos")
+
+
+def _smoothing_filter(fs: float) -> np.ndarray:
+    """The sway-density smoothing low-pass, designed once per rate (a copy each call)."""
+    return _smoothing_design(fs).copy()
+
+
 def sway_density(ml_m, ap_m, fs, *, radius_m: float = SWAY_DENSITY_RADIUS_M) -> dict:
     """Sway density curve and its peaks (Baratto et al. 2002).
 
@@ -211,7 +222,7 @@ def sway_density(ml_m, ap_m, fs, *, radius_m: float = SWAY_DENSITY_RADIUS_M) -> 
     counts = core.sway_density_counts(x, y, radius_m)
     sd = counts / fs
     if fs > 2 * SWAY_DENSITY_SMOOTH_HZ * 1.25 and sd.size > 27:
-        sos = signal.butter(4, SWAY_DENSITY_SMOOTH_HZ, fs=fs, output="sos")
+        sos = _smoothing_filter(fs)
         sd = signal.sosfiltfilt(sos, sd)
     peaks, _ = signal.find_peaks(sd)
     if peaks.size < 2:

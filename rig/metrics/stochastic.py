@@ -32,8 +32,14 @@ def _lags(fs, n):
 
 
 def _line(x, y):
-    b, a = np.polyfit(x, y, 1)
-    return float(a), float(b)
+    """Least-squares line y ≈ a + b x, as (a, b): closed form on centred data (what
+    np.polyfit(x, y, 1) solves, without its SVD overhead)."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    mx, my = x.mean(), y.mean()
+    cx = x - mx
+    b = float(cx @ (y - my) / (cx @ cx))
+    return float(my - b * mx), b
 
 
 def diffusion(ml_m, ap_m, fs) -> dict:
@@ -94,4 +100,4 @@ def dfa(x, *, min_box: int = 10, max_box: int | None = None, n_boxes: int = 20) 
     F = core.dfa_fluctuations(prof, sizes)  # compiled, NumPy twin in rig.reference
     if np.any(F <= 0):
         raise MetricsInputError("DFA: zero fluctuation (constant or perfectly linear series)")
-    return float(np.polyfit(np.log(sizes), np.log(F), 1)[0])
+    return _line(np.log(sizes), np.log(F))[1]
