@@ -36,6 +36,8 @@ GROUP=stepplate
 WEB_USER=stepplate
 ACQ_USER=stepplate-acq
 UNITS=(stepplate-acquire.service stepplate-web.service)
+BACKUPS=/var/lib/stepplate-backups
+BACKUP_UNITS=(stepplate-backup.service stepplate-backup.timer)
 APT_PACKAGES=(python3 python3-venv python3-dev python3-pip build-essential git
               avahi-daemon libnss-mdns)
 # From the Raspberry Pi OS archive; elsewhere pip installs lgpio from PyPI (the [pi] extra).
@@ -182,8 +184,9 @@ if id "$WEB_USER" >/dev/null 2>&1 && id -nG "$WEB_USER" | tr ' ' '\n' | grep -qx
 fi
 
 # ---------------------------------------------------------------------------------------------
-step "folders: $PREFIX, $ETC, $DATA"
-for spec in "$PREFIX:0755:root:root" "$ETC:0750:root:$GROUP" "$DATA:2770:$ACQ_USER:$GROUP"; do
+step "folders: $PREFIX, $ETC, $DATA, $BACKUPS"
+for spec in "$PREFIX:0755:root:root" "$ETC:0750:root:$GROUP" "$DATA:2770:$ACQ_USER:$GROUP" \
+            "$BACKUPS:0750:$WEB_USER:$GROUP"; do
     IFS=: read -r dir mode owner group <<<"$spec"
     if [[ -d $dir ]] && [[ "$(stat -c '%a %U %G' "$dir")" == "${mode#0} $owner $group" ]]; then
         skip "$dir"
@@ -226,6 +229,12 @@ for u in "${UNITS[@]}"; do
         UNITS_CHANGED=1
     fi
 done
+# the nightly backup (docs/reliability.md): a oneshot service and its timer
+for u in "${BACKUP_UNITS[@]}"; do
+    if write_file "$UNIT_DIR/$u" 0644 root:root <"$SRC/hardware/systemd/backup/$u"; then
+        UNITS_CHANGED=1
+    fi
+done
 # Real-time priority where the kernel allows: can a SCHED_FIFO 50 task run here?
 if chrt -f 50 true 2>/dev/null; then
     skip "the kernel allows SCHED_FIFO: the acquisition runs at real-time priority 50"
@@ -263,6 +272,7 @@ run systemctl enable --now avahi-daemon.service
 step "enable and (re)start the services"
 run systemctl enable "${UNITS[@]}"
 run systemctl restart "${UNITS[@]}"
+run systemctl enable --now stepplate-backup.timer
 
 # ---------------------------------------------------------------------------------------------
 step "check"

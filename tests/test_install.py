@@ -118,7 +118,8 @@ def test_dry_run_plan_actions(plan):
                 "--set paths.data_dir=/var/lib/stepplate") in cmds
     assert "/opt/stepplate/venv/bin/rig config check --quiet /etc/stepplate/rig.toml" in cmds
     # units installed, services enabled after them
-    for u in ("stepplate-acquire.service", "stepplate-web.service"):
+    for u in ("stepplate-acquire.service", "stepplate-web.service",
+              "stepplate-backup.service", "stepplate-backup.timer"):
         installed = Path("/etc/systemd/system") / u
         if not installed.exists():
             assert f"write {installed} (mode 0644, root:root)" in cmds
@@ -126,6 +127,8 @@ def test_dry_run_plan_actions(plan):
     enable = cmds.index("systemctl enable stepplate-acquire.service stepplate-web.service")
     assert cmds.index("systemctl restart stepplate-acquire.service stepplate-web.service") > enable
     assert "write /etc/systemd/system/stepplate-acquire.service" not in "\n".join(cmds[enable:])
+    # the nightly backup timer (docs/reliability.md) is enabled too
+    assert cmds.index("systemctl enable --now stepplate-backup.timer") > enable
     # hostname for rig.local
     if socket.gethostname() != "rig":
         assert "hostnamectl set-hostname rig" in joined
