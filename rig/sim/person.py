@@ -47,6 +47,10 @@ less and cannot be told from sway on a plate)."""
 LIFT_LOAD_FRAC = 0.05
 """``foot_unloaded`` truth event: the lifting foot carries less than this fraction of body
 weight (90 % of the weight shift from double stance; what the plate's COP can resolve)."""
+STEPDOWN_SPEED_M_S = 0.02
+"""Step-down truth events: lowering starts where the COM descends at this speed and the
+return ends where the rising COM slows below it (the plate cannot date the smooth onset
+itself: the first 0.3 s of a sin⁴ descent move the COM by less than a millimetre)."""
 SMOOTH_COEF_S = 0.4
 """Width of the moving average that blends the sway mixing coefficients between phases."""
 
@@ -505,6 +509,17 @@ class LateralStepDown(SingleLegSquat):
         r.y[sl] = st.y + 0.01 * _bell(tau)
         r.event(t0, self.kind, stance=side, depth_m=self.depth_m, valgus=self.valgus)
         r.event(t0 + 0.5 * self.duration, "heel_tap", foot=_other(side), floor_share=self.floor_share)
+        # measurable truth (docs/protocols.md): lowering start = the COM descends at
+        # STEPDOWN_SPEED_M_S; lowest = the bottom (v = 0, the heel tap's centre); return = the
+        # rising COM slows below STEPDOWN_SPEED_M_S (z = −depth·sin⁴(πτ))
+        s, c = np.sin(np.pi * tau), np.cos(np.pi * tau)
+        v = -self.depth_m * 4 * s ** 3 * c * np.pi / self.duration
+        _first_event(r, sl, v <= -STEPDOWN_SPEED_M_S, "stepdown_lowering_start", stance=side,
+                     speed_m_s=STEPDOWN_SPEED_M_S)
+        r.event(t0 + 0.5 * self.duration, "stepdown_lowest", stance=side)
+        up = np.nonzero(v >= STEPDOWN_SPEED_M_S)[0]
+        if len(up):
+            r.event(r.t[sl][up[-1]] + DT_S, "stepdown_return", stance=side, speed_m_s=STEPDOWN_SPEED_M_S)
 
 
 @dataclass(frozen=True)
