@@ -75,4 +75,11 @@ def create_app(test_config: dict | None = None, *, settings: dict | None = None)
     if app.config.get("CLINIC", True):       # database, login, CSRF and the clinic pages
         from dashboard import clinic
         clinic.init_app(app)
+        from dashboard import programme  # programme: exercise blocks, sheets, patient links (dashboard/programme.py)
+        programme.init_app(app)
     return app
+
+
+# programme: its tables (dashboard/programme_models.py, migration 0004_programme) join Base.metadata
+# whenever the package is imported, so Alembic and the schema test see the whole schema.
+from dashboard import programme_models as _programme_models  # noqa: E402,F401
