@@ -20,9 +20,10 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("WTF_CSRF_TIME_LIMIT", None)  # a tablet left open all day keeps working
     # security (docs/security.md): Secure cookies when served over HTTPS (rig serve sets it with
     # web.https; set it yourself behind a TLS reverse proxy); requests larger than this are 413.
-    app.config.setdefault("SESSION_COOKIE_SECURE", False)
-    app.config["REMEMBER_COOKIE_SECURE"] = app.config.get("REMEMBER_COOKIE_SECURE") or app.config["SESSION_COOKIE_SECURE"]
-    app.config.setdefault("MAX_CONTENT_LENGTH", 32 * 1024 * 1024)
+    app.config["REMEMBER_COOKIE_SECURE"] = bool(app.config.get("REMEMBER_COOKIE_SECURE")
+                                                or app.config.get("SESSION_COOKIE_SECURE"))
+    if app.config.get("MAX_CONTENT_LENGTH") is None:   # Flask's default is None: no limit
+        app.config["MAX_CONTENT_LENGTH"] = 32 * 1024 * 1024
 
     from dashboard import db
     db.init_app(app)

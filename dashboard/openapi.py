@@ -19,8 +19,8 @@ import json
 import math
 from datetime import datetime
 
-from flask import Blueprint, Flask, jsonify, request
-from werkzeug.exceptions import HTTPException
+from flask import Blueprint, Flask, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException, NotFound, RequestEntityTooLarge
 
 from dashboard.models import SIDES
 
@@ -189,6 +189,22 @@ def validate(value, schema: dict, where: str = "body") -> None:
                 validate(value[key], sub, f"{where}.{key}")
 
 
+MAX_ID = 2**63 - 1   # database integer ids are 64-bit signed
+
+
+def _check_ids():
+    """before_request for every route: an id no database can hold is simply unknown (404), not
+    an OverflowError deep in the driver (found by tests/test_fuzz_api.py). And a body above
+    MAX_CONTENT_LENGTH is a 413 before anything reads it."""
+    limit = current_app.config.get("MAX_CONTENT_LENGTH")
+    if limit and (request.content_length or 0) > limit:
+        raise RequestEntityTooLarge(f"the request is larger than {limit // (1024 * 1024)} MiB")
+    for k, v in (request.view_args or {}).items():
+        if isinstance(v, int) and not 0 <= v <= MAX_ID:
+            raise NotFound(f"no such {k.removesuffix('_id')}")
+    return None
+
+
 def _check_request():
     """before_request: validate a described endpoint's query and body; 4xx before the view runs."""
     entry = BY_ENDPOINT.get(request.endpoint or "")
@@ -246,6 +262,7 @@ def _json_errors(exc: HTTPException):
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.before_request(_check_ids)
     app.before_request(_check_request)
     app.register_error_handler(HTTPException, _json_errors)
 
