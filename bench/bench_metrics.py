@@ -54,8 +54,15 @@ def _nolds_sampen():
 
 def main() -> None:
     name, x, y = _trial()
-    print(f"trial: {name}; compiled core loaded: {core.COMPILED}")
-    t_c = _best(lambda: metrics.compute_all(100.0, x, y), repeat=9)
+    print(f"trial: {name}; compiled core loaded: {core.COMPILED}; "
+          f"load average {' '.join(f'{v:.2f}' for v in os.getloadavg())} on {os.cpu_count()} CPUs")
+    t_c = _best(lambda: metrics.compute_all(100.0, x, y), repeat=15)
+    threads = metrics.THREADS
+    metrics.THREADS = 2
+    try:
+        t_c2 = _best(lambda: metrics.compute_all(100.0, x, y), repeat=15)
+    finally:
+        metrics.THREADS = threads
     impl = core._impl
     core._impl = reference
     try:
@@ -64,6 +71,7 @@ def main() -> None:
         core._impl = impl
     print(f"compute_all (whole suite)   compiled {t_c * 1e3:8.2f} ms   reference {t_r * 1e3:9.1f} ms   "
           f"ratio {t_r / t_c:6.1f}x")
+    print(f"  with the two axes' DFA + entropy in 2 threads (metrics.THREADS = 2): {t_c2 * 1e3:.2f} ms")
     parts = {
         "positional+dynamic (fused)": lambda: metrics.dynamic(x, y, 100.0),
         "sway density": lambda: metrics.sway_density(x, y, 100.0),

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 SCHEMA = "stepplate-metrics/1"
-#: Threads for the per-axis complexity measures (1 = sequential).
+#: Threads for the per-axis complexity measures (1 = sequential; see docs/metrics.md, Speed).
 THREADS = 1
 
 

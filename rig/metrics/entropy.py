@@ -24,7 +24,8 @@ def sample_entropy(x, m: int = 2, r: float | None = None, *, r_factor: float = 0
     Templates u_i = (x_i … x_{i+m−1}), i = 1 … N−m (the same N−m templates for m and m+1);
     B = number of pairs i < j with max_k |x_{i+k} − x_{j+k}| ≤ r (Chebyshev), A = the same
     for length m+1. r defaults to `r_factor` · SD(x) with ddof 0 (as antropy and nolds).
-    Undefined (error) when A = 0 or B = 0. Counting is the compiled sorted-window kernel.
+    Undefined (error) when A = 0 or B = 0. Counting is the compiled exact kernel (bitset
+    range count for long windows, sorted-window sweep for short ones; docs/metrics.md).
     """
     a = as_series(x, "sample entropy input", min_samples=m + 3)
     if r is None:

@@ -212,8 +212,8 @@ def sway_density(ml_m, ap_m, fs, *, radius_m: float = SWAY_DENSITY_RADIUS_M) -> 
     p_i) / fs, smoothed by a 4th-order zero-phase Butterworth low-pass at 2.5 Hz; peaks by
     scipy.signal.find_peaks. mean_peak_s = mean SD at the peaks; mean_distance_mm = mean
     distance between the COP positions of successive peaks; mean_time_s = mean interval
-    between successive peaks. Needs at least 2 peaks. The counting is the compiled O(N²)
-    worst-case kernel ``rig.core.sway_density_counts``.
+    between successive peaks. Needs at least 2 peaks. The counting is the compiled O(N·run)
+    kernel ``rig.core.sway_density_counts`` (O(N²) only for a COP that never leaves R).
     """
     x, y = as_pair(ml_m, ap_m)
     fs = as_rate(fs)
