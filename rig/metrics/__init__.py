@@ -126,7 +126,8 @@ def compute_all(t_s_or_fs, ml_m, ap_m, fz_n=None, *, lowpass_hz: float | None = 
         notes.extend(sda.pop("_notes", []))
         m.update(sda)
     # the per-axis complexity work may run in two threads (the compiled kernels release
-    # the GIL); off by default: on a busy 2-core machine it measured slower
+    # the GIL); off by default: on the shared 2-core machine it measured both faster and
+    # slower, and no idle machine was available to decide (docs/metrics.md, Speed)
     if THREADS > 1:
         with ThreadPoolExecutor(max_workers=THREADS) as pool:
             per_axis = list(pool.map(_complexity, (("ml", x), ("ap", y))))
