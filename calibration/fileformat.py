@@ -233,6 +233,8 @@ def load(path) -> dict:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise FileNotFoundError(f"no calibration at {path}: run `rig calibrate`") from None
+    except UnicodeDecodeError as exc:   # security/fuzz: a corrupted file is a CalibrationFileError too
+        raise CalibrationFileError("", f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
     try:
         return loads(text, str(path))
     except CalibrationFileError as exc:

@@ -226,6 +226,8 @@ def _read(path: Path) -> list[dict]:
         raise ProtocolError(f"protocol file {path} does not exist") from None
     except tomllib.TOMLDecodeError as exc:
         raise ProtocolError(f"{path}: not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:   # security/fuzz: a corrupted file is a ProtocolError too
+        raise ProtocolError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
 
 
 def default_protocols() -> dict[str, Protocol]:
