@@ -196,7 +196,17 @@ def build_pdf(patient: Patient, session: ClinicSession | None, referral: bool = 
             _left_right_page(pdf, session, patient.body_mass_kg)
         if trends:
             _trend_pages(pdf, patient)
+            _programme_page(pdf, patient)
     return buf.getvalue()
+
+
+def _programme_page(pdf: PdfPages, patient: Patient) -> None:
+    """The exercise block's outcome (adherence, retest vs baseline with MDC labels), when the
+    patient has a programme."""
+    from dashboard.programme import outcome_figure, programme_outcome
+    outcome = programme_outcome(patient.id)
+    if outcome["status"] != "no programme":
+        _page(pdf, outcome_figure(outcome))
 
 
 def _pdf_response(data: bytes, filename: str) -> Response:

@@ -247,7 +247,7 @@ def _session_with_trials(app, patient_id, when, left_v, right_v, n=3):
         return s.id
 
 
-def test_outcome_for_the_report(app, client, patient):
+def test_outcome_for_the_report(app, client, patient, monkeypatch):
     from dashboard.programme import outcome_figure, programme_outcome
     with app.app_context():
         assert programme_outcome(patient)["status"] == "no programme"
@@ -283,6 +283,14 @@ def test_outcome_for_the_report(app, client, patient):
         FigureCanvasPdf(fig)
         pdf.savefig(fig)
     assert buf.getvalue().startswith(b"%PDF")
+    # the patient's PDF report carries that page: one page more than without a programme
+    def pages(pdf_bytes):
+        return pdf_bytes.count(b"/Type /Page") - pdf_bytes.count(b"/Type /Pages")
+    with_block = client.get(f"/patients/{patient}/report.pdf")
+    assert with_block.status_code == 200 and with_block.mimetype == "application/pdf"
+    monkeypatch.setattr("dashboard.programme.programme_outcome", lambda pid: {"status": "no programme"})
+    without_block = client.get(f"/patients/{patient}/report.pdf")
+    assert pages(with_block.data) == pages(without_block.data) + 1
     # the clinician can pick the sessions; a session of another patient is refused
     other = new_patient(client, "Z-1")
     with app.app_context():
