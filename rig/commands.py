@@ -342,6 +342,9 @@ def _serve_web(config, socket_path, host, port, threads=16) -> None:
 
     from dashboard import create_app
     app = create_app(settings={"RIG_SOCKET": str(socket_path)})
+    if config.web.https:  # security: TLS with cheroot, Secure cookies (dashboard/tls.py, docs/security.md)
+        from dashboard import tls
+        return tls.serve_app(app, config, host, port, threads)
     waitress_serve(app, host=host, port=port, threads=threads, ident="stepplate", channel_timeout=30)
 
 
@@ -357,7 +360,7 @@ def serve(ctx, host, port, socket_path):
     host = host or config.web.host
     port = port or config.web.port
     sock = socket_path or config.socket_path
-    click.echo(f"StepPlate dashboard on http://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} "
+    click.echo(f"StepPlate dashboard on {'https' if config.web.https else 'http'}://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} "
                f"(acquisition socket {sock})", err=True)
     _serve_web(config, sock, host, port)
 
