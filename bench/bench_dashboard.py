@@ -6,9 +6,12 @@
 2. Sample-to-browser latency of the live stream with 1, 5 and 20 connected viewers: the
    simulated plate (real Acquisition on the sim backend, realtime) feeds the real app on
    waitress (same thread count as `rig serve`); each viewer is an HTTP client reading
-   /api/live/stream. Latency = arrival time at the viewer − acquisition time of the sample
-   (the acquisition's monotonic clock), so it includes the ~100 ms acquisition batches and
-   the SSE rate limit. Browser rendering (requestAnimationFrame) adds at most one frame.
+   /api/live/stream?protocol=single_leg_stance (the run page's stream: the event detector
+   runs per viewer). Latency = arrival time at the viewer − acquisition time of the sample
+   (the acquisition's monotonic clock), so it includes the acquisition batches
+   (``acquisition.batch_ms``) and the SSE rate limit. Browser rendering
+   (requestAnimationFrame) adds at most one frame. Run with the shipped defaults and with the
+   previous ones (100 ms batches, SSE every 100 ms, 16 threads) for comparison.
 """
 from __future__ import annotations
 
@@ -81,7 +84,7 @@ def bench_patient_page(tmp: Path) -> dict:
 def _viewer(port, stop, out, clock, ready):
     """An SSE client: for every sample in an unnamed (batch) message, arrival − acquisition time."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
-    conn.request("GET", "/api/live/stream")
+    conn.request("GET", "/api/live/stream?protocol=single_leg_stance")
     resp = conn.getresponse()
     ready.release()
     event = "message"
@@ -117,19 +120,24 @@ class _StreamClock:
                 self.offset = off
 
 
-def bench_latency(viewers_list=(1, 5, 20), seconds=6.0, threads=16, batch_ms=100, sse_interval_s=0.1) -> dict:
+def bench_latency(viewers_list=(1, 5, 20), seconds=6.0, threads=None, batch_ms=None, sse_interval_s=None) -> dict:
+    """None: the shipped default (rig config, create_app, dashboard.live.waitress_threads)."""
     from waitress.server import create_server
     from dashboard import create_app
+    from dashboard.live import waitress_threads
     from rig.acquire import build_acquisition
     from rig.config import Config
     from rig.ipc import InProcessLiveSource
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
-        acq, _gpio, _ = build_acquisition(Config().validate(), backend="sim", realtime=True, batch_ms=batch_ms)
+        cfg = Config().validate()
+        acq, _gpio, _ = build_acquisition(cfg, backend="sim", realtime=True,
+                                          batch_ms=batch_ms or cfg.acquisition.batch_ms)
         live = InProcessLiveSource(acq)
+        extra = {"LIVE_SSE_INTERVAL_S": sse_interval_s} if sse_interval_s else {}
         app = create_app({"SECRET_KEY": "b", "LIVE_SOURCE": live, "INSTANCE_PATH": tmp,
-                          "DATABASE_URL": f"sqlite:///{tmp}/l.db", "LIVE_SSE_INTERVAL_S": sse_interval_s})
-        srv = create_server(app, host="127.0.0.1", port=0, threads=threads)
+                          "DATABASE_URL": f"sqlite:///{tmp}/l.db", **extra})
+        srv = create_server(app, host="127.0.0.1", port=0, threads=threads or waitress_threads(app))
         th = threading.Thread(target=srv.run, daemon=True)
         th.start()
         acq.start()
@@ -170,8 +178,11 @@ def main() -> None:
     print(f"patient page, 2 years weekly (104 sessions, 624 trials): median {r['median_ms']:.1f} ms, "
           f"p95 {r['p95_ms']:.1f} ms server time, {r['html_kb']:.0f} KiB HTML (target < 200 ms)")
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)   # starvation shows as viewers served
-    setups = [("as shipped: 100 ms batches, SSE every 100 ms, 16 waitress threads", {}),
-              ("tuned: 40 ms batches, SSE every 33 ms, 32 threads", {"batch_ms": 40, "sse_interval_s": 0.033, "threads": 32})]
+    from rig.config import Config
+    setups = [(f"defaults: {Config().acquisition.batch_ms} ms batches, SSE at most every 33 ms, "
+               f"waitress threads = live viewers + 16", {}),
+              ("previous defaults: 100 ms batches, SSE every 100 ms, 16 threads",
+               {"batch_ms": 100, "sse_interval_s": 0.1, "threads": 16})]
     for title, kw in setups:
         print(f"live latency ({title}):")
         for n, v in bench_latency(**kw).items():

@@ -52,7 +52,8 @@ def create_app(test_config: dict | None = None, *, settings: dict | None = None)
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     app.config.from_mapping(
-        LIVE_SSE_INTERVAL_S=0.1,      # batches to the browser ~10 Hz
+        LIVE_SSE_INTERVAL_S=0.033,    # at most ~30 messages/s to the browser (docs/live-stream.md)
+        LIVE_SSE_MAX_VIEWERS=None,    # None: dashboard.live.MAX_VIEWERS open streams (each holds a thread)
         LIVE_SSE_KEEPALIVE_S=15.0,
         LIVE_SSE_MAX_SECONDS=None,    # end a stream after this long (tests); None: until the client leaves
         RIG_SOCKET=None,              # acquisition socket; None: from the rig config
@@ -64,6 +65,9 @@ def create_app(test_config: dict | None = None, *, settings: dict | None = None)
         app.config.from_mapping(test_config)
     if settings:
         app.config.from_mapping(settings)
+    if app.config["LIVE_SSE_MAX_VIEWERS"] is None:
+        from dashboard.live import MAX_VIEWERS
+        app.config["LIVE_SSE_MAX_VIEWERS"] = MAX_VIEWERS
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _secret_key(instance)
 

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 class ProtocolInfo:
     name: str                   #: protocol id (stored with sessions and trials)
     title: str
+    kind: str                   #: rig.events mode (single_leg_stance, step_down_landing, …)
     sides: tuple[str, ...]      #: "left", "right" or "both"
     duration_s: float
     countdown_s: float
@@ -25,7 +26,7 @@ def available() -> list[ProtocolInfo]:
     from rig.protocols import load_protocols
     out = []
     for pid, p in sorted(load_protocols().items()):
-        out.append(ProtocolInfo(name=pid, title=p.name, sides=tuple(p.sides), duration_s=float(p.duration_s),
+        out.append(ProtocolInfo(name=pid, title=p.name, kind=p.kind, sides=tuple(p.sides), duration_s=float(p.duration_s),
                                 countdown_s=float(p.countdown_s), scored_trials=int(p.scored_trials),
                                 end_early_on=tuple(p.end_early_on), _proto=p))
     return out

@@ -337,11 +337,13 @@ def acquire(ctx, backend, realtime, socket_path, seconds):
     ctx.exit(code)
 
 
-def _serve_web(config, socket_path, host, port, threads=16) -> None:
+def _serve_web(config, socket_path, host, port, threads=None) -> None:
     from waitress import serve as waitress_serve
 
     from dashboard import create_app
+    from dashboard.live import waitress_threads  # each live viewer holds a thread: viewers + 16 for pages
     app = create_app(settings={"RIG_SOCKET": str(socket_path)})
+    threads = threads or waitress_threads(app)
     if config.web.https:  # security: TLS with cheroot, Secure cookies (dashboard/tls.py, docs/security.md)
         from dashboard import tls
         return tls.serve_app(app, config, host, port, threads)

@@ -99,7 +99,7 @@ def test_documented_defaults():
     assert (c.plate.cell_spacing_ml_mm, c.plate.cell_spacing_ap_mm) == (440.0, 340.0)
     assert c.web.port == 5000 and c.web.https is False and c.web.database_url == ""
     assert (c.display.force_unit, c.display.length_unit) == ("n", "mm")
-    assert c.acquisition.batch_ms == 100 and c.calibration.max_age_days == 30
+    assert c.acquisition.batch_ms == 40 and c.calibration.max_age_days == 30
 
 
 @pytest.mark.parametrize("key", sorted(NON_DEFAULT))
@@ -251,10 +251,10 @@ def test_database_url_must_be_a_url():
     assert from_dict({"web": {"database_url": "sqlite:////var/lib/stepplate/x.db"}})
 
 
-def test_batch_must_hold_one_sample_at_the_configured_rate():
+def test_batch_shorter_than_a_sample_period_is_one_sample_per_batch():
     assert from_dict({"acquisition": {"batch_ms": 20}}).acquisition.batch_ms == 20  # 12.5 ms at 80 SPS
-    msg = error_of({"acquisition": {"batch_ms": 20}, "hx711": {"rate_sps": 10}})
-    assert msg.startswith("acquisition.batch_ms: must be at least one sample period (100 ms")
+    # the 40 ms default stays valid at 10 SPS (100 ms per sample): one sample per batch
+    assert from_dict({"hx711": {"rate_sps": 10}}).acquisition.batch_ms == 40
 
 
 def test_socket_path_default_explicit_and_too_long():

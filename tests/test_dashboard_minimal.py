@@ -43,14 +43,36 @@ def parse_sse(text):
     return events
 
 
-def test_live_page_is_self_contained(app):
+def test_live_page_is_self_contained_with_the_shared_status_bar(app):
     r = app.test_client().get("/")
     assert r.status_code == 200
     html = r.get_data(as_text=True)
     assert "<canvas" in html and "live/live.js" in html
+    assert 'id="statusbar"' in html and "statusbar.js" in html and "clinic.css" in html   # base.html
     assert "http://" not in html and "https://" not in html     # no CDN
     js = app.test_client().get("/static/live/live.js").get_data(as_text=True)
     assert "EventSource(\"/api/live/stream\")" in js
+
+
+def test_live_page_in_the_clinic_has_the_status_bar_and_nav(tmp_path, fake):
+    from tests.dashboard_support import make_app
+    from dashboard.db import create_clinician, get_db
+    app = make_app(tmp_path, fake)
+    with app.app_context():
+        create_clinician(get_db(), "admin", "pw-123456789", is_admin=True)
+    c = app.test_client()
+    assert c.get("/").status_code == 302                          # login first
+    c.post("/auth/login", data={"username": "admin", "password": "pw-123456789"})
+    html = c.get("/").get_data(as_text=True)
+    assert 'id="statusbar"' in html and 'name="csrf-token"' in html and "Patients" in html and 'id="plate"' in html
+
+
+def test_status_bar_says_plate_reconnecting(app, fake):
+    fake.publish({"type": "disconnected"})        # the acquisition went away after its hello
+    st = app.test_client().get("/api/status").get_json()
+    assert st["state"] == "reconnecting" and st["messages"][0].startswith("plate reconnecting")
+    js = app.test_client().get("/static/statusbar.js").get_data(as_text=True)
+    assert "plate reconnecting" in js
 
 
 def test_status_json(app, fake):

@@ -15,15 +15,19 @@
   var state = { fz: null, recording: false, t0: null, dirty: true, lastResult: null };
   window.stepplateRun = state; // for the browser test: how many samples reached the page
 
-  state.samplesSeen = 0;
+  state.samplesSeen = 0; state.eventsSeen = []; state.lastT = null; state.streamT0 = null;
   function onSamples(rows) {
     var ix = cols.indexOf("cop_ml_mm"), iy = cols.indexOf("cop_ap_mm"), iz = cols.indexOf("fz_n");
     rows.forEach(function (r) { plot.push(r[ix], r[iy]); state.fz = r[iz]; });
     state.samplesSeen += rows.length; state.dirty = true;
   }
-  function addEvent(name, t) {
+  // t: stream time of a detected event; shown from the start of the recording when recording
+  function addEvent(name, t, cls) {
     var li = document.createElement("li");
+    if (t != null && state.streamT0 != null) t = t - state.streamT0;
     li.textContent = name.replace(/_/g, " ") + (t != null ? " @ " + Number(t).toFixed(2) + " s" : "");
+    if (cls) li.className = cls;
+    li.dataset.event = name;
     $("events").prepend(li);
   }
   function handle(msg) {
@@ -40,9 +44,13 @@
     } else if (msg.t_s && msg.cop_ml_mm) {
       // the live blueprint's columnar batch: {t_s: [...], fz_n: [...], cop_ml_mm: [...], cop_ap_mm: [...], flags: [...]}
       for (var i = 0; i < msg.t_s.length; i++) { plot.push(msg.cop_ml_mm[i], msg.cop_ap_mm[i]); state.fz = msg.fz_n[i]; }
+      if (msg.t_s.length) state.lastT = msg.t_s[msg.t_s.length - 1];
       state.samplesSeen += msg.t_s.length; state.dirty = true;
     }
-    (msg.events || (msg.type === "event" ? [msg] : [])).forEach(function (ev) { addEvent(ev.name || ev.event || "event", ev.t_s); });
+    // events of the protocol's detector, run in the web process on the live batches (docs/live-stream.md)
+    (msg.events || (msg.type === "event" ? [msg] : [])).forEach(function (ev) {
+      state.eventsSeen.push(ev.name); addEvent(ev.name || ev.event || "event", ev.t_s, "detected");
+    });
   }
   function connect() {
     if (!window.EventSource) { $("stream-state").textContent = "not supported"; return; }
@@ -77,6 +85,12 @@
       tbl.appendChild(tr);
     });
     body.appendChild(tbl);
+    var an = d.analysis || {}, ap = document.createElement("p");
+    ap.id = "analysis-state";
+    if (!an.ok) { ap.className = "warn"; ap.textContent = an.error || "analysis failed"; }
+    else if (!an.scored) { ap.className = "warn"; ap.textContent = "Not scored: " + (an.faults || []).join(", ").replace(/_/g, " "); }
+    else ap.textContent = "Scored";
+    body.appendChild(ap);
     var q = document.createElement("p");
     q.className = d.quality.warnings.length ? "warn" : "";
     q.textContent = d.quality.warnings.length ? "Quality: " + d.quality.warnings.join("; ") : "Quality: ok";
@@ -95,6 +109,7 @@
   }
   function record() {
     state.recording = true; state.t0 = performance.now(); plot.clear(); $("events").innerHTML = "";
+    state.streamT0 = state.lastT;
     addEvent("recording started");
     fetch(el.dataset.recordUrl, { method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", "X-CSRFToken": csrf },

@@ -15,7 +15,8 @@
   function render(st) {
     var cal = st.calibration;
     var calText = typeof cal === "object" && cal ? (cal.source || "") + (cal.age_s != null ? ", " + ageText(cal.age_s) + " old" : "") : (cal || "?");
-    item("backend").textContent = "plate: " + (st.backend || "?") + (st.connected === false ? " (not connected)" : "");
+    item("backend").textContent = "plate: " + (st.backend || "?") +
+      (st.state === "reconnecting" ? " (plate reconnecting…)" : st.connected === false ? " (not connected)" : "");
     item("calibration").textContent = "calibration: " + calText;
     var chips = st.chips || [];
     var dead = chips.filter(function (c) { return c.ok === false || c.ready === false || c.answering === false; });
