@@ -162,8 +162,12 @@ def test_fuzz_create_trial_raw_bytes(api, raw, ctype):
 
 
 def _valid_recording() -> bytes:
-    from dashboard.recordings import encode
-    return encode(circle_samples(n=41), SAMPLE_COLUMNS, {"plate": "p", "rate_hz": "80"})
+    """A StepPlate recording (docs/recording-format.md) of 41 samples, written by hand."""
+    lines = ["# stepplate-recording: 1", "# plate: p", "# rate_hz: 80",
+             "# geometry_cell_x_m: -0.22,0.22,-0.22,0.22", "# geometry_cell_y_m: 0.17,0.17,-0.17,-0.17",
+             ",".join(SAMPLE_COLUMNS)]
+    lines += [",".join(f"{v:.6g}" for v in row) for row in circle_samples(n=41)]
+    return ("\n".join(lines) + "\n").encode()
 
 
 @st.composite
