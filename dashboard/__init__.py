@@ -79,6 +79,8 @@ def create_app(test_config: dict | None = None, *, settings: dict | None = None)
     if app.config.get("CLINIC", True):       # database, login, CSRF and the clinic pages
         from dashboard import clinic
         clinic.init_app(app)
+        from dashboard import calibration_page  # the calibration flow from the dashboard (login + CSRF)
+        app.register_blueprint(calibration_page.bp)
         from dashboard import programme  # programme: exercise blocks, sheets, patient links (dashboard/programme.py)
         programme.init_app(app)
     return app
