@@ -103,9 +103,7 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     d = res.to_dict()
     results = {k: float(v) for k, v in d["measures"].items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
-    return results, {"ok": True, "scored": res.scored, "faults": d["faults"], "events": d["events"],
-                     "scored_window_s": d["scored_window_s"], "measures": d["measures"],
-                     "sample_rate_hz": d["sample_rate_hz"]}
+    return results, {"ok": True, "scored": res.scored, **d}    # the TrialResult (rig.protocols.session reads it)
 
 
 def evaluate(samples: np.ndarray, columns, protocol_id: str, side: str | None,

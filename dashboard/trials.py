@@ -129,22 +129,24 @@ def load_samples(trial: Trial) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 def left_right(session: ClinicSession) -> list[dict]:
-    """Per measure: mean of accepted, analysed left and right trials, and the asymmetry in %."""
-    by_side: dict[str, dict[str, list[float]]] = {"left": {}, "right": {}}
-    for tr in session.trials:
-        if tr.status != "ok" or tr.side not in by_side or not measures.analysis_summary(tr.quality)["ok"]:
-            continue
-        for r in tr.results:
-            by_side[tr.side].setdefault(r.key, []).append(r.value)
-    keys = sorted(set(by_side["left"]) & set(by_side["right"]),
-                  key=lambda k: (measures.HEADLINE.index(k) if k in measures.HEADLINE else 99, k))
+    """Left vs right of the session's scored trials: ``rig.protocols.session.summarise_session``
+    over their TrialResults (mean per side, limb symmetry index), headline measures first."""
+    from rig.protocols.session import summarise_session
+    results = [tr.quality["analysis"] for tr in session.trials
+               if tr.status == "ok" and measures.analysis_summary(tr.quality)["ok"]]
+    summary = summarise_session(results)
     rows = []
-    for k in keys:
-        lv = float(np.mean(by_side["left"][k]))
-        rv = float(np.mean(by_side["right"][k]))
-        big = max(abs(lv), abs(rv))
-        rows.append({"key": k, "left": lv, "right": rv,
-                     "asymmetry_pct": 100.0 * (lv - rv) / big if big else 0.0})
+    for group in summary["protocols"].values():
+        sides = group["sides"]
+        for k, sym in group["lsi"].items():
+            lv, rv = sides["left"]["measures"][k]["mean"], sides["right"]["measures"][k]["mean"]
+            if lv is None or rv is None:
+                continue
+            rows.append({"key": k, "left": lv, "right": rv, "lsi_pct": sym.get("lsi_pct"),
+                         "si_pct": sym.get("si_pct"), "worse_side": sym.get("worse_side"),
+                         "asymmetry_pct": sym.get("si_pct") or 0.0,    # (L − R) / mean, for the report's bars
+                         "k_left": sides["left"]["k_trials"], "k_right": sides["right"]["k_trials"]})
+    rows.sort(key=lambda r: (measures.HEADLINE.index(r["key"]) if r["key"] in measures.HEADLINE else 99, r["key"]))
     return rows
 
 

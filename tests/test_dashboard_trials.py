@@ -110,12 +110,23 @@ def test_trial_page_shows_measures_quality_and_redo(app, client, session_id):
     assert client.get("/trials/424242").status_code == 404
 
 
-def test_session_page_left_right_comparison(client, session_id):
+def test_session_page_left_right_comparison(app, client, session_id):
     left = post_trial(client, session_id, "left", sls_samples(3, stance="left", sway_ml_mm=3.0)).get_json()
     right = post_trial(client, session_id, "right", sls_samples(4, stance="right", sway_ml_mm=6.0)).get_json()
+    from rig.protocols.session import summarise_session
+    from rig.symmetry import limb_symmetry
     lv, rv = left["results"]["mean_velocity_mm_s"], right["results"]["mean_velocity_mm_s"]
+    lsi = limb_symmetry(lv, rv, measure="mean_velocity_mm_s")["lsi_pct"]
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
-    assert 'id="left-right"' in page and f"{100 * (lv - rv) / max(lv, rv):+.0f} %" in page
+    assert 'id="left-right"' in page and f"{lsi:.0f} %" in page
+    with app.app_context():                        # the comparison is rig.protocols.session's
+        from dashboard.trials import left_right
+        s = get_db().get(Trial, left["trial_id"]).session
+        rows = {r["key"]: r for r in left_right(s)}
+        want = summarise_session([t.quality["analysis"] for t in s.trials])
+        g = want["protocols"]["single_leg_stance"]
+        assert rows["mean_velocity_mm_s"]["left"] == g["sides"]["left"]["measures"]["mean_velocity_mm_s"]["mean"]
+        assert rows["mean_velocity_mm_s"]["lsi_pct"] == g["lsi"]["mean_velocity_mm_s"]["lsi_pct"]
     r = client.post(f"/sessions/{session_id}", data={"notes": "tired today"})
     assert r.status_code == 302 and "tired today" in client.get(f"/sessions/{session_id}").get_data(as_text=True)
     run = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
