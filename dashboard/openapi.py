@@ -189,6 +189,19 @@ def validate(value, schema: dict, where: str = "body") -> None:
                 validate(value[key], sub, f"{where}.{key}")
 
 
+def _check_time_column(body: dict) -> None:
+    """Every sample needs a finite time: a NaN/None ``t_s`` made a NULL duration and a 500
+    (found by tests/test_fuzz_api.py)."""
+    from rig.plate import SAMPLE_COLUMNS
+    cols = body.get("columns") or list(SAMPLE_COLUMNS)
+    if "t_s" not in cols:
+        return
+    k = cols.index("t_s")
+    for i, row in enumerate(body.get("samples") or ()):
+        if k < len(row) and (row[k] is None or not math.isfinite(row[k])):
+            raise Invalid(f"body.samples[{i}][{k}]: t_s must be a finite number of seconds")
+
+
 MAX_ID = 2**63 - 1   # database integer ids are 64-bit signed
 
 
@@ -233,6 +246,8 @@ def _check_request():
             if value is None and not body.get("required"):
                 return None
             validate(value, content["application/json"]["schema"])
+            if request.endpoint == "trials.api_create_trial":
+                _check_time_column(value)
             request._cached_json = (value, value)      # the view's get_json() reuses the checked value
         elif request.mimetype == "multipart/form-data" and "multipart/form-data" in content:
             schema = content["multipart/form-data"]["schema"]
