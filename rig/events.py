@@ -22,7 +22,11 @@ Events (``name``: when, dated at)
   step_off           plate unloaded for 0.6 s or more; dated at the first unloaded sample
   stepdown_lowering_start / stepdown_lowest / stepdown_return
                      lateral step-down repetition phases from the vertical velocity of the
-                     centre of mass, v = ∫(Fz − BW)/m dt (reset to 0 after each return)
+                     centre of mass, v = ∫(Fz − BW)/m dt (reset to 0 after each return);
+                     with the metronome's cue times (``cues=`` / :meth:`EventDetector.add_cue`)
+                     each repetition is looked for in its cue's window (:func:`cued_repetition`)
+  stepdown_not_performed   a cue whose window shows no repetition (dated at the cue)
+  stepdown_uncued_movement Fz movement outside every cue's window (e.g. a wobble)
   landing_contact    first sample above the unloaded mean + 5 SD of the unloaded Fz noise
                      (measured on the plate while it was unloaded, not a fixed newton value);
                      dated one sample earlier when that sample was already above mean + 3 SD
@@ -87,6 +91,14 @@ class DetectorParams:
     sd_tap_frac: float = 0.07        #: a heel tap: the mean Fz dips below BW by this fraction
     sd_zupt_band_frac: float = 0.02  #: |Fz − BW| below this fraction for zupt_s resets v to 0
     sd_zupt_s: float = 0.3
+    # cue-guided step-down (used when the protocol's cue times are given; docs/protocols.md)
+    sd_cue_period_s: float = 4.0     #: a cue's window when the next cue is not known by then
+    sd_cue_guard_s: float = 0.15     #: shortest reaction: a window ends this long after the next cue
+    sd_pre_s: float = 1.0            #: the still beat before a cue: weight reference and noise
+    sd_edge_m_s: float = 0.02        #: lowering start / return where |v| crosses this (2 cm/s)
+    sd_min_depth_m: float = 0.03     #: a window whose COM drop stays below this: not performed
+    sd_uncued_band_frac: float = 0.025  #: uncued movement: 0.25 s mean Fz off BW by this ...
+    sd_uncued_hold_s: float = 0.3    #: ... for this long, outside every cue's window
     peak_window_s: float = 0.25      #: landing peak: the maximum within this after contact
     stab_band_frac: float = 0.05     #: stabilised: within BW ± this fraction ...
     stab_hold_s: float = 1.0         #: ... for this long
@@ -101,7 +113,7 @@ class EventDetector:
     """
 
     def __init__(self, mode: str = "single_leg_stance", *, body_weight_n: float | None = None,
-                 params: DetectorParams | None = None):
+                 params: DetectorParams | None = None, cues=None, cue_period_s: float | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
@@ -120,6 +132,17 @@ class EventDetector:
         self._reset_stance()
         self._reset_landing()
         self._reset_stepdown()
+        # cue-guided step-down: None = no metronome (the blind detector runs)
+        self._cues: list | None = None if cues is None else sorted(float(c) for c in cues)
+        self._cue_period = float(cue_period_s) if cue_period_s else self.p.sd_cue_period_s
+        self._cue_i = 0                          # the next cue whose window is not analysed yet
+        self._win_end = None                     # end of the last analysed window
+        self._sdbuf: deque = deque()             # (t, fz) kept for the cue windows
+        self._bw_hist: list = []                 # weight reference of each still beat before a cue
+        self._last_ref = None                    # (bw, noise SD of the 0.25 s mean) of the last still beat
+        self._gap_run: list = []
+        self._gap_quiet_since = None
+        self._gap_armed = True
 
     # -- public --------------------------------------------------------------------------
     @property
@@ -137,6 +160,14 @@ class EventDetector:
     def _noise_mean_sd(self, k) -> float:
         f = np.fromiter((x for _, x in self._noise), float)
         return float(f.mean() + k * max(f.std(ddof=1), self.p.noise_sd_floor_n))
+
+    def add_cue(self, t_s: float) -> None:
+        """A metronome cue ("down") at ``t_s``; switches a lateral step-down detector to the
+        cue-guided mode. Feed each cue before samples later than ``t_s + sd_cue_guard_s``."""
+        if self._cues is None:
+            self._cues = []
+        self._cues.append(float(t_s))
+        self._cues.sort()
 
     def feed(self, t_s, fz_n, cop_ml_mm=None, cop_ap_mm=None, flags=None) -> list[Event]:
         t = np.atleast_1d(np.asarray(t_s, dtype=float))
@@ -293,7 +324,10 @@ class EventDetector:
         if self.mode == "single_leg_stance":
             self._single_leg(t, fz, ml, ap)
         elif self.mode == "lateral_step_down":
-            self._stepdown(t, fz)
+            if self._cues is None:
+                self._stepdown(t, fz)
+            else:
+                self._stepdown_cued(t, fz)
 
     def _check_settle(self, t, fz, ml) -> None:
         p = self.p
@@ -545,6 +579,80 @@ class EventDetector:
         self._emit(self._sd_start, "stepdown_abandoned", 0.5, t)
         self._finish_rep(t)
 
+    # -- lateral step-down, cue-guided ---------------------------------------------------
+    # The protocol's metronome says when each repetition was asked for. Each cue t_k opens a
+    # window [t_k, end_k), end_k = min(next cue, t_k + period) + the shortest reaction time
+    # (guard); the window is analysed once the samples reach end_k (live latency ≤ one period)
+    # by :func:`cued_repetition`. Fz outside every window (after the first one) is watched
+    # for movement nobody asked for (``stepdown_uncued_movement``).
+    def _window_end(self, k) -> float:
+        c = self._cues
+        nxt = c[k + 1] if k + 1 < len(c) else math.inf
+        return min(nxt, c[k] + self._cue_period) + self.p.sd_cue_guard_s
+
+    def _stepdown_cued(self, t, fz) -> None:
+        p = self.p
+        self._sdbuf.append((t, fz))
+        keep = t - (self._cue_period + p.sd_pre_s + 2 * p.sd_cue_guard_s + 1.0)
+        if self._cue_i < len(self._cues):
+            keep = min(keep, self._cues[self._cue_i] - p.sd_pre_s - 0.5)
+        while self._sdbuf and self._sdbuf[0][0] < keep:
+            self._sdbuf.popleft()
+        while self._cue_i < len(self._cues) and t >= self._window_end(self._cue_i):
+            k = self._cue_i
+            end = self._window_end(k)
+            a = np.array(self._sdbuf)
+            rep = cued_repetition(a[:, 0], a[:, 1], self._cues[k], end, p, body_weight_n=self.bw,
+                                  bw_history=self._bw_hist)
+            if rep.get("bw_n") is not None:
+                self._bw_hist.append(rep["bw_n"])
+            self._cue_emit(k, rep, t)
+            self._cue_i += 1
+            self._win_end = end
+            self._gap_run, self._gap_quiet_since, self._gap_armed = [], None, True
+        # movement outside every window (after the first window closed)
+        if self._win_end is None or t < self._win_end:
+            return
+        if self._cue_i < len(self._cues) and t >= self._cues[self._cue_i]:
+            return
+        bw, sd = self._last_ref if self._last_ref else (self.bw, 0.0)
+        n = max(1, int(round(0.25 / max(DT_GUESS, 1e-3))))
+        recent = [s[1] for s in list(self._sdbuf)[-n:] if s[0] >= self._win_end - 0.1]
+        if len(recent) < n // 2:
+            return
+        dev = abs(sum(recent) / len(recent) - bw)
+        band = max(p.sd_uncued_band_frac * bw, 4.0 * sd)
+        if dev > band:
+            self._gap_quiet_since = None
+            self._gap_run.append((t, dev))
+            if self._gap_armed and self._gap_run[-1][0] - self._gap_run[0][0] >= p.sd_uncued_hold_s - 1e-9:
+                peak = max(d for _, d in self._gap_run)
+                self._emit(self._gap_run[0][0] - 0.125, "stepdown_uncued_movement",
+                           min(1.0, 0.5 + 0.5 * (peak / band - 1)), t,
+                           peak_dev_bw=round(peak / bw, 4), band_bw=round(band / bw, 4))
+                self._gap_armed = False
+        else:
+            self._gap_run = []
+            self._gap_quiet_since = t if self._gap_quiet_since is None else self._gap_quiet_since
+            if t - self._gap_quiet_since >= 1.0:
+                self._gap_armed = True
+
+    def _cue_emit(self, k, rep, now) -> None:
+        cue = self._cues[k]
+        if rep.get("bw_n") is not None:
+            self._last_ref = (rep["bw_n"], rep["noise_sd_n"])
+        if not rep.get("performed"):
+            self._emit(cue, "stepdown_not_performed", rep["confidence"], now, cue_t_s=round(cue, 4),
+                       reason=rep.get("reason"), depth_m=rep.get("depth_m"), snr=rep.get("snr"))
+            return
+        c = rep["confidence"]
+        self._emit(rep["start"], "stepdown_lowering_start", c, now, cue_t_s=round(cue, 4),
+                   reaction_s=round(rep["start"] - cue, 4), snr=rep["snr"], via="cue")
+        self._emit(rep["lowest"], "stepdown_lowest", c, now, cue_t_s=round(cue, 4), via="cue",
+                   depth_m=rep["depth_m"], descent_s=round(rep["lowest"] - rep["start"], 4))
+        self._emit(rep["return"], "stepdown_return", c, now, cue_t_s=round(cue, 4), via="cue",
+                   return_s=round(rep["return"] - rep["lowest"], 4), depth_m=rep["depth_m"])
+
     # -- landing -------------------------------------------------------------------------
     def _landing(self, t, fz) -> None:
         p = self.p
@@ -579,10 +687,121 @@ def _interp_cross(t0, v0, t1, v1, level) -> float:
     return t0 + (level - v0) / (v1 - v0) * (t1 - t0)
 
 
+DT_GUESS = 1 / 80    # the plate's sample interval (sizes the 0.25 s running mean)
+
+
+def _cumtrapz(x, y) -> np.ndarray:
+    out = np.zeros(len(y))
+    if len(y) > 1:
+        out[1:] = np.cumsum(0.5 * (y[1:] + y[:-1]) * np.diff(x))
+    return out
+
+
+def _crossing(t, v, i, level) -> float:
+    """Time where v crosses ``level`` between samples i and i + 1."""
+    return _interp_cross(t[i], v[i], t[i + 1], v[i + 1], level)
+
+
+def cued_repetition(t_s, fz_n, cue_t_s, end_t_s, params: DetectorParams | None = None, *,
+                    body_weight_n=None, bw_history=(), _post_ref=False) -> dict:
+    """One cued lateral step-down repetition from the samples around its window.
+
+    ``t_s, fz_n``: samples covering [cue − sd_pre_s, end]. The still beat before the cue
+    gives the weight reference BW_pre and the noise; the last sd_pre_s of the window (the
+    still beat after the repetition) gives BW_post. v_f = ∫(Fz − BW_pre)/m from the cue
+    (at rest: nobody moves before the cue) dates the lowering start (v_f crosses −edge before
+    reaching −v_on); v_b = −∫(Fz − BW_post)/m back from the window end (at rest again) dates
+    the return (the last upward crossing of +edge); the unseen heel-tap impulse biases v_f
+    after the tap and v_b before it by equal and opposite amounts at its centre, so the
+    lowest point is where (v_f + v_b)/2 crosses 0 upwards (the crossing nearest the middle of
+    start..return). Not performed: no lowering or return found, or a COM drop below
+    sd_min_depth_m. Returns a dict (times in s; ``performed``, ``confidence``, ``snr``…)."""
+    p = params or DetectorParams()
+    t = np.asarray(t_s, float)
+    f = np.asarray(fz_n, float)
+    g = 9.80665
+    pre = (t >= cue_t_s - p.sd_pre_s) & (t <= cue_t_s + 0.1)
+    w = (t >= cue_t_s) & (t <= end_t_s)
+    out = {"performed": False, "confidence": 0.5, "bw_n": None, "noise_sd_n": None, "snr": None,
+           "depth_m": None, "reason": None}
+    if pre.sum() < 8 or w.sum() < 16:
+        out["reason"] = "too_few_samples"
+        return out
+    bw_pre = float(f[pre].mean())
+    n = max(2, int(round(0.25 / DT_GUESS)))
+    k = np.ones(n) / n
+    mm_pre = np.convolve(f[pre], k, mode="valid") if pre.sum() > n else f[pre]
+    sd = float(np.std(mm_pre))
+    out["bw_n"], out["noise_sd_n"] = bw_pre, sd
+    tw, fw = t[w], f[w]
+    post = tw >= tw[-1] - p.sd_pre_s
+    bw_post = float(fw[post].mean())
+    if len(bw_history):
+        # the weight does not change between beats: the median over the recent still beats
+        # (this one included) is steadier than one beat, and robust to a beat that was not
+        # still (a repetition's tail when the still beat was skipped)
+        bw_pre = float(np.median(list(bw_history)[-4:] + [bw_pre]))
+        if _post_ref:
+            bw_post = bw_pre
+    m = (body_weight_n or bw_pre) / g
+    vf = _cumtrapz(tw, (fw - bw_pre) / m)
+    ib = _cumtrapz(tw, (fw - bw_post) / m)
+    vb = ib - ib[-1]
+    mm = np.convolve(fw - bw_pre, k, mode="same")
+    snr = float(np.max(np.abs(mm)) / max(sd, 0.05))
+    out["snr"] = round(snr, 2)
+    on = np.nonzero(vf < -p.sd_v_on_m_s)[0]
+    up = np.nonzero(vb > p.sd_v_on_m_s)[0]
+    if (not len(on) or not len(up) or up[-1] <= on[0]) and len(bw_history) and not _post_ref:
+        # the still beat after the window was not still (e.g. the next repetition followed
+        # without a pause): take the weight reference of the earlier still beats instead
+        return cued_repetition(t, f, cue_t_s, end_t_s, p, body_weight_n=body_weight_n,
+                               bw_history=bw_history, _post_ref=True)
+    if not len(on) or not len(up) or up[-1] <= on[0]:
+        out["reason"] = "no_movement"
+        out["confidence"] = round(min(1.0, 0.5 + 0.1 * max(0.0, 5 - snr)), 3)
+        return out
+    i = on[0]
+    while i > 0 and vf[i - 1] < -p.sd_edge_m_s:
+        i -= 1
+    start = _crossing(tw, vf, i - 1, -p.sd_edge_m_s) if i > 0 else float(tw[0])
+    j = up[-1]
+    while j < len(tw) - 1 and vb[j + 1] > p.sd_edge_m_s:
+        j += 1
+    ret = _crossing(tw, vb, j, p.sd_edge_m_s) if j < len(tw) - 1 else float(tw[-1])
+    vm = 0.5 * (vf + vb)
+    a, b = on[0], up[-1]
+    cross = [q for q in range(a, b) if vm[q] < 0 <= vm[q + 1]]
+    mid = 0.5 * (start + ret)
+    if cross:
+        q = min(cross, key=lambda q: abs(tw[q] - mid))
+        low = _crossing(tw, vm, q, 0.0)
+    else:
+        low = float(tw[a + int(np.argmin(np.abs(vm[a:b + 1])))])
+    d1 = (tw >= start) & (tw <= low)
+    d2 = (tw >= low) & (tw <= ret)
+    down = -float(np.trapezoid(vf[d1], tw[d1])) if d1.sum() > 1 else 0.0
+    rise = float(np.trapezoid(vb[d2], tw[d2])) if d2.sum() > 1 else 0.0
+    depth = min(down, rise)              # the COM drop, seen on the way down and on the way up
+    out["depth_m"] = round(depth, 4)
+    if depth < p.sd_min_depth_m and len(bw_history) and not _post_ref:
+        return cued_repetition(t, f, cue_t_s, end_t_s, p, body_weight_n=body_weight_n,
+                               bw_history=bw_history, _post_ref=True)
+    if depth < p.sd_min_depth_m:
+        out["reason"] = "too_shallow"
+        return out
+    out.update(performed=True, post_ref="history" if _post_ref else "still_beat", start=float(start), lowest=float(low), ret=float(ret),
+               confidence=round(float(min(1.0, max(0.1, 0.4 + 0.06 * snr))), 3))
+    out["return"] = out.pop("ret")
+    return out
+
+
 def detect(t_s, fz_n, cop_ml_mm=None, cop_ap_mm=None, flags=None, *, mode="single_leg_stance",
-           body_weight_n=None, params=None, batch=None) -> list[Event]:
-    """Run :class:`EventDetector` over whole arrays (optionally in batches of ``batch`` samples)."""
-    det = EventDetector(mode, body_weight_n=body_weight_n, params=params)
+           body_weight_n=None, params=None, batch=None, cues=None, cue_period_s=None) -> list[Event]:
+    """Run :class:`EventDetector` over whole arrays (optionally in batches of ``batch`` samples).
+    ``cues``: the metronome's cue times of a lateral step-down (cue-guided mode)."""
+    det = EventDetector(mode, body_weight_n=body_weight_n, params=params, cues=cues,
+                        cue_period_s=cue_period_s)
     n = len(np.atleast_1d(t_s))
     step = n if not batch else int(batch)
     sl = lambda a, i: None if a is None else np.asarray(a)[i:i + step]
@@ -599,4 +818,4 @@ def first(events, name, after_t=None):
     return None
 
 
-__all__ = ["DetectorParams", "Event", "EventDetector", "MODES", "detect", "first"]
+__all__ = ["DetectorParams", "Event", "EventDetector", "MODES", "cued_repetition", "detect", "first"]

@@ -22,6 +22,9 @@ from rig.events import Event, detect
 from rig.flags import Flag
 
 RESULT_KEY = "trial_result"
+CUES_KEY = "cues_s"            #: recording metadata: the metronome's cue times (s, sample clock)
+#: a lateral step-down cue comes every this many metronome beats (down ~1.5, up ~1.5, still 1)
+STEPDOWN_BEATS_PER_CUE = 4
 SIDECAR_SUFFIX = ".result.json"
 
 
@@ -113,15 +116,41 @@ def _data_quality(t, flags, t0, t1) -> bool:
     return bool(np.any(flags[m] & bad))
 
 
+def cues_from_metadata(meta: dict) -> list[float] | None:
+    """The cue times of a recording's ``# cues_s: …`` metadata line (JSON list or numbers
+    separated by commas/spaces); None when the recording has none."""
+    raw = meta.get(CUES_KEY) if meta else None
+    if raw is None:
+        return None
+    if isinstance(raw, (list, tuple)):
+        return [float(x) for x in raw]
+    text = str(raw).strip()
+    if text.startswith("["):
+        return [float(x) for x in json.loads(text)]
+    return [float(x) for x in text.replace(",", " ").split()]
+
+
+def cue_period_s(protocol) -> float | None:
+    """The interval between a lateral step-down protocol's cues (from its cadence)."""
+    bpm = protocol.params.get("cadence_bpm") if protocol.kind == "lateral_step_down" else None
+    return STEPDOWN_BEATS_PER_CUE * 60.0 / bpm if bpm else None
+
+
 def analyse_trial(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags=None, *, side=None,
-                  body_weight_n=None, condition=None, trial=None, practice=False) -> TrialResult:
+                  body_weight_n=None, condition=None, trial=None, practice=False,
+                  cues=None) -> TrialResult:
+    """``cues``: the metronome's cue times of a lateral step-down (from the protocol run, or
+    :func:`cues_from_metadata` offline); with them each repetition is looked for in its cue's
+    window (docs/protocols.md), without them the blind detector runs."""
     t = np.asarray(t_s, float)
     fz = np.asarray(fz_n, float)
     ml = np.asarray(cop_ml_mm, float)
     ap = np.asarray(cop_ap_mm, float)
     fl = np.zeros(len(t), np.int64) if flags is None else np.asarray(flags).astype(np.int64)
     fs = float(1 / np.median(np.diff(t)))
-    ev = detect(t, fz, ml, ap, fl, mode=protocol.kind, body_weight_n=body_weight_n)
+    use_cues = cues is not None and protocol.kind == "lateral_step_down"
+    ev = detect(t, fz, ml, ap, fl, mode=protocol.kind, body_weight_n=body_weight_n,
+                cues=list(cues) if use_cues else None, cue_period_s=cue_period_s(protocol) if use_cues else None)
     res = TrialResult(protocol.id, protocol.kind, side, round(fs, 3), events=ev, condition=condition,
                       trial=trial, practice=practice)
     fn = {"single_leg_stance": _single_leg, "quiet_stance": _quiet, "lateral_step_down": _stepdown,
@@ -203,6 +232,10 @@ def _stepdown(p, res, ev, t, fz, ml, ap, fl, side):
         stance = "left" if med < 0 else "right"
     m = stepdown_measures(t, fz, ml, ap, bw, ev, stance)
     res.measures.update(m)
+    res.measures["not_performed_count"] = len(_names(ev, "stepdown_not_performed"))
+    res.measures["uncued_movement_count"] = len(_names(ev, "stepdown_uncued_movement"))
+    res.measures["cue_guided"] = any(e.details.get("via") == "cue" for e in _names(ev, "stepdown_lowest")) \
+        or res.measures["not_performed_count"] > 0
     res.measures["body_weight_n"] = bw
     res.scored_window_s = [ws[0].t_s, float(t[-1])]
     if m["repetition_count"] < p.params["repetitions"]:
