@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install -q -U pip setuptools wheel
+	$(PY) -m pip install -q -U pip setuptools wheel 'Cython>=3.0' 'numpy>=1.26'
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
