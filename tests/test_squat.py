@@ -126,6 +126,22 @@ def test_single_leg_squat_protocol_ships_with_the_defaults():
     from rig.protocols import default_protocols
     p = default_protocols()["single_leg_squat"]
     assert p.sides == ("left", "right") and p.params["repetitions"] == 5
-    assert p.kind == "lateral_step_down"                                # same events and measure keys
+    assert p.kind == "single_leg_squat"                   # stance events, rig.squat repetitions
     text = p.instructions_for("right")
     assert "mirror" in text and "right leg" in text and "left foot" in text and "5 times" in text
+
+
+def test_single_leg_squat_protocol_reports_rig_squat_measures():
+    """The shipped protocol analyses a squat trial with rig.squat (not the step-down detector)."""
+    from rig.protocols import default_protocols
+    from rig.protocols.analysis import analyse_trial
+    protocol = default_protocols()["single_leg_squat"]
+    assert protocol.kind == "single_leg_squat"
+    t, fz, ml, ap, starts = analytic_squats(n=5)
+    res = analyse_trial(protocol, t, fz, ml, ap, side="left", body_weight_n=BW)
+    direct = squat_measures(t, fz, ml, ap, "left", body_weight_n=BW)
+    assert res.measures["repetition_count"] == len(starts) == 5
+    for key in ("mean_ml_medial_mm", "mean_descent_s", "mean_return_s", "mean_depth_m",
+                "mean_fz_smoothness_rms_bw_s"):
+        assert res.measures[key] == pytest.approx(direct[key], rel=1e-6), key
+    assert "balance_lost" not in res.faults

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
 
-KINDS = ("single_leg_stance", "quiet_stance", "lateral_step_down", "step_down_landing")
+KINDS = ("single_leg_stance", "quiet_stance", "lateral_step_down", "step_down_landing", "single_leg_squat")
 SIDES = ("left", "right", "both")
 #: Events (rig.events names) a protocol may list in ``end_early_on``.
 ENDING_EVENTS = ("touch_down", "hop", "step_off", "foot_lift", "landing_contact")
@@ -35,6 +35,11 @@ PARAMS: dict[str, dict[str, tuple]] = {
     "lateral_step_down": {
         "repetitions": (int, 5, lambda v: 1 <= v <= 50, "repetitions per trial"),
         "cadence_bpm": (float, 60.0, lambda v: 10 <= v <= 240, "metronome: one beat down, one up"),
+        "settle_s": (float, 2.0, lambda v: 0.5 <= v <= 30, "quiet single-leg stance before the first repetition (s)"),
+    },
+    "single_leg_squat": {
+        "repetitions": (int, 5, lambda v: 1 <= v <= 50, "repetitions per trial"),
+        "cadence_bpm": (float, 40.0, lambda v: 10 <= v <= 240, "metronome: one beat down, one up"),
         "settle_s": (float, 2.0, lambda v: 0.5 <= v <= 30, "quiet single-leg stance before the first repetition (s)"),
     },
     "step_down_landing": {

@@ -149,12 +149,15 @@ def analyse_trial(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags=None, *, side
     fl = np.zeros(len(t), np.int64) if flags is None else np.asarray(flags).astype(np.int64)
     fs = float(1 / np.median(np.diff(t)))
     use_cues = cues is not None and protocol.kind == "lateral_step_down"
-    ev = detect(t, fz, ml, ap, fl, mode=protocol.kind, body_weight_n=body_weight_n,
+    # a single-leg squat is a single-leg stance as far as events go (foot lift, touch-down);
+    # its repetitions are segmented offline by rig.squat
+    mode = "single_leg_stance" if protocol.kind == "single_leg_squat" else protocol.kind
+    ev = detect(t, fz, ml, ap, fl, mode=mode, body_weight_n=body_weight_n,
                 cues=list(cues) if use_cues else None, cue_period_s=cue_period_s(protocol) if use_cues else None)
     res = TrialResult(protocol.id, protocol.kind, side, round(fs, 3), events=ev, condition=condition,
                       trial=trial, practice=practice)
     fn = {"single_leg_stance": _single_leg, "quiet_stance": _quiet, "lateral_step_down": _stepdown,
-          "step_down_landing": _landing}[protocol.kind]
+          "step_down_landing": _landing, "single_leg_squat": _squat}[protocol.kind]
     if protocol.kind == "step_down_landing":
         _landing(protocol, res, ev, t, fz, ml, ap, fl, side, body_weight_n)
     else:
@@ -216,6 +219,28 @@ def _quiet(p, res, ev, t, fz, ml, ap, fl, side):
         res.faults.append("stepped_off_early")
     res.measures.update(_sway(t, ml, ap, t0, min(t1, t[-1])))
     if _data_quality(t, fl, t0, t1):
+        res.faults.append("data_quality")
+
+
+def _squat(p, res, ev, t, fz, ml, ap, fl, side):
+    """Single-leg squat: rig.squat's drift-corrected repetitions and measures (same keys as
+    the step-down's), with touch-downs of the free foot from the stance events."""
+    from rig.squat import squat_measures
+    ws = _names(ev, "weight_settled")
+    lifts = _names(ev, "foot_lift")
+    t0 = lifts[0].t_s if lifts else (ws[0].t_s if ws else float(t[0]))
+    bw = ws[0].details["body_weight_n"] if ws else float(np.nanmedian(fz[t >= t0]))
+    stance = side if side in ("left", "right") else (
+        lifts[0].details.get("stance_side") if lifts else ("left" if np.nanmedian(ml) < 0 else "right"))
+    seg = t >= t0
+    res.measures.update(squat_measures(t[seg], fz[seg], ml[seg], ap[seg], stance, body_weight_n=bw))
+    res.measures["body_weight_n"] = bw
+    res.scored_window_s = [t0, float(t[-1])]
+    if not ws:
+        res.faults.append("bad_quiet_phase")
+    if _names(ev, "touch_down", t0) or _names(ev, "hop", t0):
+        res.faults.append("balance_lost")
+    if _data_quality(t, fl, t0, float(t[-1])):
         res.faults.append("data_quality")
 
 
