@@ -46,8 +46,12 @@ def _default_live_source(app: Flask):
 
 def create_app(test_config: dict | None = None, *, settings: dict | None = None) -> Flask:
     """The dashboard app. ``test_config`` replaces the instance config (tests);
-    ``settings`` are applied on top of the instance config (``rig serve`` passes the socket)."""
-    instance_path = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("STEPPLATE_INSTANCE")
+    ``settings`` are applied on top of the instance config: ``rig serve`` passes the socket,
+    the rig config's database and data folder, and the instance folder (``INSTANCE_PATH``,
+    ``<data folder>/instance`` unless ``$STEPPLATE_INSTANCE`` says otherwise;
+    ``rig.commands.web_settings``)."""
+    instance_path = ((test_config or {}).get("INSTANCE_PATH") or os.environ.get("STEPPLATE_INSTANCE")
+                     or (settings or {}).get("INSTANCE_PATH"))
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

@@ -323,13 +323,20 @@ def restore_backup(archive: Path, target: Target, *, force: bool = False) -> dic
 
 # --- the commands ---------------------------------------------------------------------------
 
-def _target(ctx: click.Context, database: str | None, data_dir: str | None) -> Target:
-    from rig.cli import load_config
-    config = load_config(ctx)
+def resolve_target(config, database: str | None = None, data_dir: str | None = None) -> Target:
+    """Where a rig's data lives, from its config: the one rule `rig serve`, `rig backup` and
+    `rig restore` share. Database: ``database``, else ``$STEPPLATE_DATABASE_URL``, else
+    ``[web] database_url``, else SQLite ``stepplate.db`` in the data folder; data folder:
+    ``data_dir``, else ``[paths] data_dir``."""
     d = Path(data_dir).expanduser() if data_dir else config.paths.data_path
     url = database or os.environ.get("STEPPLATE_DATABASE_URL") or config.web.database_url \
         or f"sqlite:///{d / 'stepplate.db'}"
     return Target(url, d)
+
+
+def _target(ctx: click.Context, database: str | None, data_dir: str | None) -> Target:
+    from rig.cli import load_config
+    return resolve_target(load_config(ctx), database, data_dir)
 
 
 _db_opt = click.option("--database", default=None, metavar="URL",
