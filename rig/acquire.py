@@ -169,6 +169,8 @@ class Acquisition:
         self.max_clock_high_ns = 0
         self.latest_health: dict = {}
         self._chip_bad_run: list[int] | None = None   # consecutive frames each chip failed
+        self._faults_reported: frozenset = frozenset()  # fault signature of the last health report
+        self._last_health_ns: int | None = None
 
     # --- subscribers --------------------------------------------------------------------
     def subscribe(self, callback: Callable) -> Callable[[], None]:
@@ -340,9 +342,30 @@ class Acquisition:
                 self._emit_sample((t, np.asarray(frame.counts, dtype=np.int64), flags))
         if self._batch_start_ns is not None and t - self._batch_start_ns >= self.batch_ns:
             self._flush_batch(t)
-        if t >= self._next_health_ns:
+        if t >= self._next_health_ns or self._new_fault(t):
             self._health(t)
             self._next_health_ns = t + self.health_ns
+
+    # A fault is reported at once, not at the next periodic report: the status bar must show
+    # it within a second of its start (docs/faults table in docs/security.md).
+    EARLY_HEALTH_MIN_NS = 200_000_000
+
+    @property
+    def _dead_after(self) -> int:
+        """Frames a chip must fail in a row to be 'not responding' (~100 ms)."""
+        return max(2, int(self.rate_hz * 0.1))
+
+    def _fault_signature(self) -> frozenset:
+        """Chips that stopped answering (unplugged, stuck line: every read fails). Occasional
+        invalid frames wait for the periodic report, which counts them per second."""
+        runs = self._chip_bad_run or ()
+        return frozenset(i for i, r in enumerate(runs) if r >= self._dead_after)
+
+    def _new_fault(self, t: int) -> bool:
+        """A fault not in the last report appeared (rate-limited to one early report per 200 ms)."""
+        if self._last_health_ns is not None and t - self._last_health_ns < self.EARLY_HEALTH_MIN_NS:
+            return False
+        return bool(self._fault_signature() - self._faults_reported)
 
     def _emit_sample(self, item) -> None:
         if item is None:
@@ -439,7 +462,7 @@ class Acquisition:
         messages = []
         chip_bad = w["chip_bad"] or [0] * len(self.names)
         runs = self._chip_bad_run or [0] * len(self.names)
-        dead_after = max(2, int(self.rate_hz * 0.1))   # failing for the last ~100 ms: not responding
+        dead_after = self._dead_after                  # failing for the last ~100 ms: not responding
         driver_chips = {c.get("name"): c for c in _chip_list(driver)}
         for i, name in enumerate(self.names):
             d = driver_chips.get(name, {})
@@ -500,6 +523,8 @@ class Acquisition:
             "zero_tracking": self.zero_tracker.summary() if self.zero_tracker is not None else None,
         }
         self.latest_health = data
+        self._faults_reported = self._fault_signature()
+        self._last_health_ns = t
         self._win = self._new_window()
         self._win["t_first"] = t
         self._win["spikes0"] = spikes

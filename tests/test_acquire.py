@@ -76,7 +76,9 @@ def test_dead_chip_shows_in_health_within_a_second():
     acq.run(max_seconds=5.0)
     assert all(h.data["ok"] for h in health if h.data["t_s"] < 2.5)
     first_bad = next(h.data for h in health if any("back-right" in m for m in h.data["messages"]))
-    assert first_bad["t_s"] <= 2.5 + 1.0 + 0.02
+    # reported as soon as the chip counts as not responding (~100 ms of failed reads), not
+    # at the next periodic report
+    assert first_bad["t_s"] <= 2.5 + 0.2
     assert "back-right load cell not responding — check its cable" in first_bad["messages"]
     chip = {c["name"]: c for c in health[-1].data["chips"]}
     assert chip["br"]["ready"] is False and chip["fl"]["ready"] is True
