@@ -316,6 +316,7 @@ class Acquisition:
             self._next_health_ns = t + self.health_ns
             self._win["t_first"] = t
             self._win["spikes0"] = self._spikes()
+            self._win["spikes0_ch"] = self._spikes_per_channel()
         self._last_t_ns = t
         self.frames += 1
         self._win["frames"] += 1
@@ -448,6 +449,16 @@ class Acquisition:
     def _spikes(self) -> int:
         return self.spike_filter.replacements if self.spike_filter is not None else 0
 
+    def _spikes_per_channel(self) -> list[int]:
+        if self.spike_filter is None:
+            return [0] * len(self.names)
+        return list(self.spike_filter.replacements_per_channel)
+
+    #: Spike replacements per second on one cell from which it is reported as noisy. A
+    #: healthy cell gives one now and then (a knock, EMI); several a second means a loose
+    #: connector or a damaged cable, even though the filter keeps the forces clean.
+    NOISY_SPIKES_PER_S = 3
+
     # --- health -------------------------------------------------------------------------
     def _health(self, t: int) -> None:
         w = self._win
@@ -464,6 +475,9 @@ class Acquisition:
         runs = self._chip_bad_run or [0] * len(self.names)
         dead_after = self._dead_after                  # failing for the last ~100 ms: not responding
         driver_chips = {c.get("name"): c for c in _chip_list(driver)}
+        per_ch = self._spikes_per_channel()
+        spikes0_ch = w.get("spikes0_ch") or [0] * len(per_ch)
+        spikes_ch = [a - b for a, b in zip(per_ch, spikes0_ch)]
         for i, name in enumerate(self.names):
             d = driver_chips.get(name, {})
             long = CORNER_NAMES.get(name, name)
@@ -481,13 +495,17 @@ class Acquisition:
                 msg = f"{long} load cell: {err} — check its cable and solder joints"
             elif bad:
                 msg = f"{long} load cell: {bad} bad reads in the last second — check its cable and ground"
+            elif i < len(spikes_ch) and spikes_ch[i] >= self.NOISY_SPIKES_PER_S:
+                msg = (f"{long} load cell signal is noisy — check its cable and connector "
+                       f"({spikes_ch[i]} spikes removed in the last second)")
             if msg:
                 messages.append(msg)
             chips.append({"name": name, "corner": long, "ready": ready and not dead,
                           "state": state if not msg or state.lower() not in _OK_STATES else "fault",
                           "achieved_sps": d.get("achieved_sps", round(achieved, 2)),
                           "invalid_frames": d.get("invalid_frames", None),
-                          "bad_reads_last_s": bad, "last_error": d.get("last_error", ""),
+                          "bad_reads_last_s": bad, "spikes_last_s": spikes_ch[i] if i < len(spikes_ch) else 0,
+                          "last_error": d.get("last_error", ""),
                           "message": msg})
         resyncs = max(self.resyncs, int(driver.get("resyncs", 0) or 0)) if isinstance(driver, dict) else self.resyncs
         max_high_us = max(self.max_clock_high_ns / 1000.0, float(driver.get("max_clock_high_us", 0) or 0))
@@ -528,6 +546,7 @@ class Acquisition:
         self._win = self._new_window()
         self._win["t_first"] = t
         self._win["spikes0"] = spikes
+        self._win["spikes0_ch"] = per_ch
         self._win["intervals"] = 0
         self._publish(Health(data))
 

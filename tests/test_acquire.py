@@ -193,3 +193,24 @@ def test_simulator_end_to_end_with_injected_fault():
     bad = [h for h in health if "back-right load cell not responding — check its cable" in h["messages"]]
     assert bad and bad[0]["t_s"] <= fault_at["t"] + 1.0
     assert not bad[0]["ok"] and {c["name"]: c["ready"] for c in bad[0]["chips"]}["br"] is False
+
+
+def test_frequent_spikes_on_one_cell_get_a_clinician_message():
+    # front-left: a spike every 10th frame (8/s) from 3 s to 4.5 s; back-left: two isolated spikes
+    glitches = {i: (0, 2**20) for i in range(240, 360, 10)}
+    glitches.update({250 + 5: (2, 2**19), 330 + 5: (2, -(2**19))})
+    acq = Acquisition(FakeReader(glitches=glitches), model())
+    _, health = collect(acq)
+    acq.run(max_seconds=6.0)
+    noisy = "front-left load cell signal is noisy — check its cable and connector"
+    during = [h.data for h in health if any(m.startswith(noisy) for m in h.data["messages"])]
+    assert during, [h.data["messages"] for h in health]
+    assert all(3.0 <= h["t_s"] <= 5.0 + 1e-6 for h in during)
+    first = during[0]
+    assert not first["ok"]
+    chips = {c["name"]: c for c in first["chips"]}
+    assert chips["fl"]["spikes_last_s"] >= acq.NOISY_SPIKES_PER_S and chips["fl"]["ready"]
+    assert chips["bl"]["message"] == "" and chips["bl"]["spikes_last_s"] < acq.NOISY_SPIKES_PER_S
+    assert not any("back-left" in m for h in health for m in h.data["messages"])
+    assert health[-1].data["ok"], health[-1].data["messages"]       # quiet again: cleared
+    assert health[-1].data["spike_replacements"] == len(glitches)

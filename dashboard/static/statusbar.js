@@ -1,10 +1,15 @@
-// Plate status bar on every page: polls the live blueprint's /api/status (JSON; see
-// docs/live-stream.md) every 2 s and says clearly when a load cell stops answering.
+// Plate status bar on every page: says clearly when a load cell stops answering.
+// Two feeds (docs/live-stream.md): pages with a live stream (run, live, training) pass on
+// each SSE `health` message as a `stepplate:health` document event (~once a second, and at
+// once when a fault starts), which is shown immediately; every page also polls the live
+// blueprint's /api/status every POLL_MS as the fallback (and for the connection state).
 (function () {
   "use strict";
+  var POLL_MS = 500;
   var bar = document.getElementById("statusbar");
   if (!bar) return;
   var url = bar.getAttribute("data-url");
+  var last = {};
   function item(k) { return bar.querySelector('[data-k="' + k + '"]'); }
   function ageText(s) {
     if (s == null) return "";
@@ -13,6 +18,7 @@
     return Math.round(s / 86400) + " days";
   }
   function render(st) {
+    last = st;
     var cal = st.calibration;
     var calText = typeof cal === "object" && cal ? (cal.source || "") + (cal.age_s != null ? ", " + ageText(cal.age_s) + " old" : "") : (cal || "?");
     item("backend").textContent = "plate: " + (st.backend || "?") +
@@ -37,7 +43,18 @@
         item("message").textContent = "Plate status unavailable (dashboard cannot reach the acquisition process).";
         bar.classList.add("bad");
       })
-      .then(function () { setTimeout(poll, 2000); });
+      .then(function () { setTimeout(poll, POLL_MS); });
   }
+  // a health message from the acquisition (via a page's SSE stream): the plate is connected
+  function onHealth(h) {
+    if (!h || typeof h !== "object") return;
+    render(Object.assign({}, last, {
+      connected: true, state: "connected", ok: !!h.ok, chips: h.chips || [], messages: h.messages || [],
+      achieved_sps: h.achieved_sps, rate_hz: h.rate_hz || last.rate_hz, backend: h.backend || last.backend,
+      tared: h.tared
+    }));
+  }
+  document.addEventListener("stepplate:health", function (e) { onHealth(e.detail); });
+  document.addEventListener("stepplate:status", function (e) { if (e.detail) render(e.detail); });
   poll();
 })();

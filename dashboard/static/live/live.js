@@ -95,7 +95,11 @@
 
   const es = new EventSource("/api/live/stream");
   es.onmessage = (e) => onData(JSON.parse(e.data));
-  es.addEventListener("health", (e) => showHealth(JSON.parse(e.data)));
+  es.addEventListener("health", (e) => {
+    const h = JSON.parse(e.data);
+    showHealth(h);
+    document.dispatchEvent(new CustomEvent("stepplate:health", { detail: h }));  // the status bar, at once
+  });
   es.addEventListener("status", (e) => showStatus(JSON.parse(e.data)));
   es.onerror = () => { const c = $("conn"); c.textContent = "reconnecting…"; c.className = "pill bad"; };
   const csrf = document.querySelector('meta[name="csrf-token"]');

@@ -101,5 +101,8 @@
   els.stop.addEventListener("click", finish);
   const es = new EventSource(root.dataset.streamUrl);
   es.onmessage = (ev) => onBatch(JSON.parse(ev.data));
+  es.addEventListener("health", (ev) => {   // the status bar shows a fault at once (statusbar.js)
+    try { document.dispatchEvent(new CustomEvent("stepplate:health", { detail: JSON.parse(ev.data) })); } catch (e) { /* ignore */ }
+  });
   draw();
 })();
