@@ -169,6 +169,7 @@ class Acquisition:
         self.max_clock_high_ns = 0
         self.latest_health: dict = {}
         self._chip_bad_run: list[int] | None = None   # consecutive frames each chip failed
+        self._chip_bad_since: list[int | None] = []    # t_ns of the first frame of that run
         self._faults_reported: frozenset = frozenset()  # fault signature of the last health report
         self._last_health_ns: int | None = None
 
@@ -327,6 +328,8 @@ class Acquisition:
             self._win["chip_bad"] = [b + (not ok) for b, ok in zip(bad, chip_ok)]
             runs = self._chip_bad_run or [0] * len(chip_ok)
             self._chip_bad_run = [0 if ok else r + 1 for r, ok in zip(runs, chip_ok)]
+            since = self._chip_bad_since or [None] * len(chip_ok)
+            self._chip_bad_since = [None if ok else (s if s is not None else t) for s, ok in zip(since, chip_ok)]
         flags = int(frame.flags)
         if flags & Flag.RESYNC:
             self.resyncs += 1
@@ -356,11 +359,25 @@ class Acquisition:
         """Frames a chip must fail in a row to be 'not responding' (~100 ms)."""
         return max(2, int(self.rate_hz * 0.1))
 
+    #: A chip failing every read for this long is "not responding", however few frames that
+    #: took: a missing chip makes each frame wait out the driver's timeout and a resync, so
+    #: frames come several times slower than the rate (the simulated unplugged cell: ~60 ms).
+    DEAD_AFTER_NS = 100_000_000
+
+    def _chip_dead(self, i: int) -> bool:
+        runs = self._chip_bad_run or ()
+        if i >= len(runs):
+            return False
+        if runs[i] >= self._dead_after:
+            return True
+        since = self._chip_bad_since[i] if i < len(self._chip_bad_since) else None
+        return (runs[i] >= 2 and since is not None and self._last_t_ns is not None
+                and self._last_t_ns - since >= self.DEAD_AFTER_NS)
+
     def _fault_signature(self) -> frozenset:
         """Chips that stopped answering (unplugged, stuck line: every read fails). Occasional
         invalid frames wait for the periodic report, which counts them per second."""
-        runs = self._chip_bad_run or ()
-        return frozenset(i for i, r in enumerate(runs) if r >= self._dead_after)
+        return frozenset(i for i in range(len(self._chip_bad_run or ())) if self._chip_dead(i))
 
     def _new_fault(self, t: int) -> bool:
         """A fault not in the last report appeared (rate-limited to one early report per 200 ms)."""
@@ -472,8 +489,6 @@ class Acquisition:
         chips = []
         messages = []
         chip_bad = w["chip_bad"] or [0] * len(self.names)
-        runs = self._chip_bad_run or [0] * len(self.names)
-        dead_after = self._dead_after                  # failing for the last ~100 ms: not responding
         driver_chips = {c.get("name"): c for c in _chip_list(driver)}
         per_ch = self._spikes_per_channel()
         spikes0_ch = w.get("spikes0_ch") or [0] * len(per_ch)
@@ -485,7 +500,7 @@ class Acquisition:
             state = str(d.get("state", "ok"))
             ready = bool(d.get("ready", True))
             msg = ""
-            dead = i < len(runs) and runs[i] >= dead_after
+            dead = self._chip_dead(i)
             if dead or (not ready and state.lower() not in _OK_STATES):
                 msg = f"{long} load cell not responding — check its cable"
             elif state.lower() in _ADVICE:
