@@ -2,6 +2,7 @@
 band and "real change" labels)."""
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from datetime import datetime, timezone
 
@@ -15,7 +16,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 from dashboard import measures, protocols, units
 from dashboard.auth import clinic_gate, role_required
 from dashboard.db import get_db
-from dashboard.models import ClinicSession, Note, Patient, Result, Trial
+from dashboard.models import ClinicSession, Note, Patient, Trial
 from dashboard.settings import get_setting
 
 bp = Blueprint("patients", __name__, url_prefix="/patients")
@@ -129,37 +130,68 @@ def new_session(patient_id: int):
 
 # --- history ---------------------------------------------------------------------------
 
-def history(patient: Patient) -> dict:
-    """Sessions timeline + per (protocol, side, measure) series with MDC labels, in one query.
-
-    Each session contributes the mean of its accepted ("ok") trials per side. The first
-    session of a series is its baseline; later points are labelled against baseline ± MDC.
-    """
+def _session_summaries(patient: Patient) -> list[tuple]:
+    """(session, summary) in time order: ``rig.protocols.session.summarise_session`` over each
+    session's accepted ("ok"), analysed trials, as the session page's left/right comparison.
+    Trials of both legs at once (side "both", e.g. quiet stance) are summarised as their own
+    side: summarise_session knows left/right only, so they go through it as "left"."""
+    from rig.protocols.session import summarise_session
     db = get_db()
-    rows = db.execute(
-        select(ClinicSession.id, ClinicSession.started_at, ClinicSession.protocol, Trial.side,
-               Result.key, func.avg(Result.value))
-        .join(Trial, Trial.session_id == ClinicSession.id)
-        .join(Result, Result.trial_id == Trial.id)
-        .where(ClinicSession.patient_id == patient.id, Trial.status == "ok")
-        .group_by(ClinicSession.id, ClinicSession.started_at, ClinicSession.protocol, Trial.side, Result.key)
-        .order_by(ClinicSession.started_at)).all()
+    sessions = db.scalars(select(ClinicSession).where(ClinicSession.patient_id == patient.id)
+                          .order_by(ClinicSession.started_at, ClinicSession.id)).all()
+    out = []
+    for s in sessions:
+        analysed = [t.quality["analysis"] for t in s.trials
+                    if t.status == "ok" and measures.analysis_summary(t.quality)["ok"]]
+        lr = [a for a in analysed if a.get("side") in ("left", "right")]
+        both = [dict(a, side="left") for a in analysed if a.get("side") not in ("left", "right")]
+        out.append((s, {"lr": summarise_session(lr), "both": summarise_session(both)}))
+    return out
+
+
+def history(patient: Patient) -> dict:
+    """Sessions timeline + per (protocol, side, measure) series with "real change" labels.
+
+    Each session's point is the mean of its scored trials per side
+    (``rig.protocols.session.summarise_session``). The first session of a series is its
+    baseline; every later session is compared with it by ``compare_sessions`` — the label is
+    the protocol code's ("real improvement" / "real decline" / "within noise", direction-aware),
+    with the MDC95 from the two sessions' trials or, when larger, from the clinic's MDC for the
+    measure (settings, rig.change, defaults; passed on as a published SEM = MDC / (1.96·√2)).
+    The band on the trend is baseline ± that clinic MDC.
+    """
+    from rig.change import Z95
+    from rig.protocols.session import compare_sessions
     overrides = get_setting("mdc_overrides", {}) or {}
+    # (group, key) -> side -> [(session, summary kind, value)]
     series: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    for sid, started, proto, side, key, value in rows:
-        series[(proto, key)][side].append((started, sid, float(value)))
+    summaries = _session_summaries(patient)
+    for s, sums in summaries:
+        for kind, summary in sums.items():
+            for group, g in summary["protocols"].items():
+                for side, sd in g["sides"].items():
+                    shown = "both" if kind == "both" else side
+                    for key, st in sd["measures"].items():
+                        if st["mean"] is not None:
+                            series[(group, key)][shown].append((s, sums[kind], st["mean"]))
     trends = []
-    for (proto, key), by_side in series.items():
+    for (group, key), by_side in series.items():
         mdc, lower_better = measures.mdc_for(key, overrides)
+        published = {key: mdc / (Z95 * math.sqrt(2))} if mdc is not None else {}
         sides = {}
         for side, pts in sorted(by_side.items()):
-            base = pts[0][2]
-            labelled = []
-            for i, (t, sid, v) in enumerate(pts):
-                lab = measures.classify(None if i == 0 else base, v, mdc, lower_better)
-                labelled.append({"t": t, "session_id": sid, "value": v, "label": lab.label, "delta": lab.delta})
+            base_session, base_summary, base = pts[0]
+            cmp_side = "left" if side == "both" else side
+            labelled = [{"t": base_session.started_at, "session_id": base_session.id, "value": base,
+                         "label": "baseline", "delta": None, "mdc95": None}]
+            for sess, summary, v in pts[1:]:
+                c = compare_sessions(base_summary, summary, published_sem=published).get(group, {}) \
+                    .get(key, {}).get(cmp_side)
+                labelled.append({"t": sess.started_at, "session_id": sess.id, "value": v,
+                                 "label": c["label"] if c else "insufficient data",
+                                 "delta": c["change"] if c else v - base, "mdc95": c["mdc95"] if c else None})
             sides[side] = {"baseline": base, "points": labelled}
-        trends.append({"protocol": proto, "key": key, "mdc": mdc, "lower_is_better": lower_better,
+        trends.append({"protocol": group, "key": key, "mdc": mdc, "lower_is_better": lower_better,
                        "sides": sides, "headline": key in measures.HEADLINE})
     order = {k: i for i, k in enumerate(measures.HEADLINE)}
     trends.sort(key=lambda tr: (tr["protocol"], order.get(tr["key"], 99), tr["key"]))
