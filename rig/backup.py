@@ -145,9 +145,29 @@ def _data_files(data_dir: Path, exclude: list[Path]):
                          and not d.startswith(".restore-") and ".pre-restore-" not in d)
         for name in sorted(files):
             p = rootp / name
-            if name in SKIP_NAMES or p.resolve() in ex or not stat.S_ISREG(os.lstat(p).st_mode):
+            try:
+                regular = stat.S_ISREG(os.lstat(p).st_mode)
+            except FileNotFoundError:      # removed or renamed since the folder was listed
+                continue
+            if name in SKIP_NAMES or p.resolve() in ex or not regular:
                 continue
             yield p
+
+
+def _read_live_file(p: Path) -> tuple[Path, bytes, float] | None:
+    """Read a file of the live data folder: (path read, bytes, mtime), or None if it is gone.
+
+    The rig keeps recording during a backup: a trial that finishes between the folder listing
+    and the read has renamed ``X.csv.partial`` to ``X.csv``; the finished file is taken then.
+    """
+    candidates = [p, p.with_name(p.name[: -len(".partial")])] if p.name.endswith(".partial") else [p]
+    for c in candidates:
+        try:
+            with open(c, "rb") as f:
+                return c, f.read(), os.fstat(f.fileno()).st_mtime
+        except FileNotFoundError:
+            continue
+    return None
 
 
 def create_backup(target: Target, dest: Path) -> dict:
@@ -173,11 +193,16 @@ def create_backup(target: Target, dest: Path) -> dict:
             tar.add(db_file, arcname=db_member)
             files[db_member] = {"sha256": sha, "bytes": size}
             exclude = [dest.parent, sqlite_path] if sqlite_path else [dest.parent]
-            for p in _data_files(target.data_dir, exclude):
-                blob = p.read_bytes()             # read once: hash and archive the same bytes
+            for listed in _data_files(target.data_dir, exclude):
+                got = _read_live_file(listed)    # read once: hash and archive the same bytes
+                if got is None:
+                    continue
+                p, blob, mtime = got
                 rel = "data/" + p.relative_to(target.data_dir).as_posix()
+                if rel in files:                  # the finished file was also listed
+                    continue
                 info = tarfile.TarInfo(rel)
-                info.size, info.mtime, info.mode = len(blob), int(p.stat().st_mtime), 0o640
+                info.size, info.mtime, info.mode = len(blob), int(mtime), 0o640
                 tar.addfile(info, io.BytesIO(blob))
                 files[rel] = {"sha256": hashlib.sha256(blob).hexdigest(), "bytes": len(blob)}
             missing = [path for path, sha, status in trials if status != "recording"

@@ -234,3 +234,38 @@ def test_nightly_timer_units(tmp_path):
                         str(tmp_path / "stepplate-backup.timer")], capture_output=True, text=True, timeout=60,
                        cwd=tmp_path)
     assert r.returncode == 0 and (r.stdout + r.stderr).strip() == "", r.stdout + r.stderr
+
+
+def test_a_recording_finished_during_the_backup_is_taken_from_its_final_name(tmp_path, monkeypatch):
+    """The folder is listed while a trial records; the trial finishes (rename) before the backup
+    reads its .partial: the backup archives the finished file instead of failing."""
+    import tarfile as _tarfile
+
+    from rig import backup as bk
+    data = tmp_path / "data"
+    rec = data / "recordings" / "2026" / "11"
+    rec.mkdir(parents=True)
+    partial = rec / "trial-1.csv.partial"
+    partial.write_bytes(b"t_s\n0.0\n")
+    (data / "calibration.json").write_text("{}")
+    real_files = bk._data_files
+
+    def listing_then_rename(data_dir, exclude):
+        listed = list(real_files(data_dir, exclude))
+        assert partial in listed
+        partial.write_bytes(b"t_s\n0.0\n0.0125\n")
+        partial.rename(rec / "trial-1.csv")        # the recorder finishes its trial now
+        return iter(listed)
+
+    monkeypatch.setattr(bk, "_data_files", listing_then_rename)
+    target = bk.Target(database_url=f"sqlite:///{tmp_path / 'db.sqlite'}", data_dir=data)
+    import sqlite3
+    sqlite3.connect(tmp_path / "db.sqlite").close()
+    monkeypatch.setattr(bk, "_trial_recordings", lambda *a: [])
+    manifest = bk.create_backup(target, tmp_path / "out" / "b.tar.gz")
+    assert "data/recordings/2026/11/trial-1.csv" in manifest["files"]
+    assert not any(k.endswith(".partial") for k in manifest["files"])
+    with _tarfile.open(tmp_path / "out" / "b.tar.gz") as tar:
+        member = tar.extractfile("data/recordings/2026/11/trial-1.csv").read()
+    assert member == b"t_s\n0.0\n0.0125\n"
+    assert bk.verify_archive(tmp_path / "out" / "b.tar.gz")["files"] == manifest["files"]
