@@ -19,6 +19,8 @@ import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from rig.fsutil import fsync_dir
+
 FORMAT = "stepplate-calibration"
 VERSION = 1
 FILENAME = "calibration.json"
@@ -241,15 +243,6 @@ def load(path) -> dict:
         raise CalibrationFileError(exc.field, f"{exc} (in {path})") from None
 
 
-def _fsync_dir(d: Path) -> None:
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _atomic_write(path: Path, text: str) -> None:
@@ -266,7 +259,7 @@ def _atomic_write(path: Path, text: str) -> None:
         except FileNotFoundError:
             pass
         raise
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def save(d: dict, path) -> Path:

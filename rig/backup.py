@@ -38,6 +38,8 @@ from pathlib import Path, PurePosixPath
 
 import click
 
+from rig.fsutil import fsync_dir
+
 FORMAT = "stepplate-backup/1"
 PREFIX = "stepplate-backup-"
 SKIP_NAMES = {"acquire.sock", "stepplate.db", "stepplate.db-wal", "stepplate.db-shm", "stepplate.db-journal"}
@@ -70,14 +72,6 @@ def _sha256_file(path: Path) -> tuple[str, int]:
             h.update(chunk)
             n += len(chunk)
     return h.hexdigest(), n
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def _pg_url(url: str) -> str:
@@ -217,7 +211,7 @@ def create_backup(target: Target, dest: Path) -> dict:
         with open(tmp_archive, "rb") as f:
             os.fsync(f.fileno())
         os.replace(tmp_archive, dest)
-        _fsync_path(dest.parent)
+        fsync_dir(dest.parent)
         return manifest
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -306,7 +300,7 @@ def restore_backup(archive: Path, target: Target, *, force: bool = False) -> dic
         new_data = staging / "data"
         new_data.mkdir(exist_ok=True)
         for root, _dirs, _files in os.walk(new_data):
-            _fsync_path(Path(root))
+            fsync_dir(Path(root))
         db_member = staging / manifest["database"]["member"]
         if kind == "postgresql":                             # one transaction: all or nothing
             exe = shutil.which("pg_restore")
@@ -324,7 +318,7 @@ def restore_backup(archive: Path, target: Target, *, force: bool = False) -> dic
             os.replace(data_dir, old)
             kept.append(str(old))
         os.replace(new_data, data_dir)
-        _fsync_path(data_dir.parent)
+        fsync_dir(data_dir.parent)
         if sqlite_path is not None:
             inside = sqlite_path.resolve().is_relative_to(data_dir.resolve())
             sqlite_path.parent.mkdir(parents=True, exist_ok=True)
@@ -340,7 +334,7 @@ def restore_backup(archive: Path, target: Target, *, force: bool = False) -> dic
             with open(tmp_db, "rb") as f:
                 os.fsync(f.fileno())
             os.replace(tmp_db, sqlite_path)
-            _fsync_path(sqlite_path.parent)
+            fsync_dir(sqlite_path.parent)
         return {"manifest": manifest, "kept": kept}
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -45,6 +45,7 @@ from pathlib import Path
 import numpy as np
 
 from rig.io import RAW_COLUMNS, RECORDING_COLUMNS, RecordingError, _read_table
+from rig.fsutil import fsync_dir
 from rig.plate import SAMPLE_COLUMNS
 
 FORMAT_KEY = "stepplate-recording"   #: the one format marker: ``# stepplate-recording: 1``
@@ -119,7 +120,7 @@ class TrialRecorder:
         self._f = open(self.partial, "xb")
         head = "".join(f"# {k}: {_fmt_meta(v)}\n" for k, v in self.metadata.items()) + ",".join(self.columns) + "\n"
         self._append(head.encode("utf-8"))
-        _fsync_dir(self.partial.parent)       # the .partial's name is durable too
+        fsync_dir(self.partial.parent)       # the .partial's name is durable too
         self._sync()
         self.closed = False
 
@@ -213,17 +214,9 @@ class TrialRecorder:
             self.abort()
 
 
-def _fsync_dir(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def _finish(partial: Path, final: Path) -> None:
     os.replace(partial, final)
-    _fsync_dir(final.parent)
+    fsync_dir(final.parent)
 
 
 def recover(partial) -> Path:

@@ -12,8 +12,8 @@ class MetricsInputError(ValueError):
 MIN_SAMPLES = 10
 
 
-def as_series(x, name: str, *, min_samples: int = MIN_SAMPLES, allow_constant: bool = False) -> np.ndarray:
-    """`x` as a finite 1-D float64 array of at least `min_samples`, or MetricsInputError."""
+def as_vector(x, name: str) -> np.ndarray:
+    """`x` as a non-empty 1-D float64 array (values not yet checked), or MetricsInputError."""
     try:
         a = np.asarray(x, dtype=np.float64)
     except (TypeError, ValueError) as exc:
@@ -22,6 +22,12 @@ def as_series(x, name: str, *, min_samples: int = MIN_SAMPLES, allow_constant: b
         raise MetricsInputError(f"{name}: expected a 1-D series, got shape {a.shape}")
     if a.size == 0:
         raise MetricsInputError(f"{name}: empty series")
+    return a
+
+
+def as_series(x, name: str, *, min_samples: int = MIN_SAMPLES, allow_constant: bool = False) -> np.ndarray:
+    """`x` as a finite 1-D float64 array of at least `min_samples`, or MetricsInputError."""
+    a = as_vector(x, name)
     bad = ~np.isfinite(a)
     if bad.any():
         first = int(np.argmax(bad))

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import signal
 
-from rig.metrics._checks import MIN_SAMPLES, MetricsInputError, as_rate
+from rig.metrics._checks import MIN_SAMPLES, MetricsInputError, as_rate, as_vector
 
 #: Relative deviation of a sampling interval from the median above which the time base is
 #: treated as irregular (and resampled onto a uniform grid at the median rate).
@@ -33,18 +33,6 @@ class Prepared:
     notes: list[str] = field(default_factory=list)
 
 
-def _vec(a, name):
-    try:
-        v = np.asarray(a, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
-        raise MetricsInputError(f"{name}: not numeric ({exc})") from None
-    if v.ndim != 1:
-        raise MetricsInputError(f"{name}: expected a 1-D series, got shape {v.shape}")
-    if v.size == 0:
-        raise MetricsInputError(f"{name}: empty series")
-    return v
-
-
 def prepare(t_s_or_fs, ml_m, ap_m, fz_n=None, *, lowpass_hz=None, resample_hz=None,
             window_s=None) -> Prepared:
     """Check the inputs and apply window → (resample) → low-pass → (resample).
@@ -57,13 +45,13 @@ def prepare(t_s_or_fs, ml_m, ap_m, fz_n=None, *, lowpass_hz=None, resample_hz=No
     at its median rate, and the step is recorded. `lowpass_hz`: 4th-order zero-phase
     Butterworth (scipy.signal.sosfiltfilt).
     """
-    ml = _vec(ml_m, "cop_ml")
-    ap = _vec(ap_m, "cop_ap")
+    ml = as_vector(ml_m, "cop_ml")
+    ap = as_vector(ap_m, "cop_ap")
     if ml.size != ap.size:
         raise MetricsInputError(f"cop_ml and cop_ap differ in length ({ml.size} vs {ap.size})")
     fz = None
     if fz_n is not None:
-        fz = _vec(fz_n, "fz")
+        fz = as_vector(fz_n, "fz")
         if fz.size != ml.size:
             raise MetricsInputError(f"fz and cop differ in length ({fz.size} vs {ml.size})")
     n = ml.size
@@ -74,7 +62,7 @@ def prepare(t_s_or_fs, ml_m, ap_m, fz_n=None, *, lowpass_hz=None, resample_hz=No
         t = np.arange(n) / fs
         irregular = False
     else:
-        t = _vec(t_s_or_fs, "t_s")
+        t = as_vector(t_s_or_fs, "t_s")
         if t.size != n:
             raise MetricsInputError(f"t_s and cop differ in length ({t.size} vs {n})")
         if not np.all(np.isfinite(t)):
