@@ -72,7 +72,7 @@ def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None 
     shown, never raised), commit the row."""
     path = data_dir / trial.recording_path
     blob = path.read_bytes()
-    columns, arr, _ = recordings.decode(blob)
+    columns, arr, meta = recordings.decode(blob)
     n = len(arr)
     t = arr[:, 0] if n else np.zeros(0)
     duration = float(t[-1] - t[0]) if n >= 2 else 0.0
@@ -84,7 +84,7 @@ def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None 
     trial.recording_sha256 = hashlib.sha256(blob).hexdigest()
     trial.recording_bytes = len(blob)
     q, results = measures.evaluate(arr, columns, trial.protocol, trial.side, trial.body_mass_kg
-                                   or trial.session.patient.body_mass_kg)
+                                   or trial.session.patient.body_mass_kg, meta=meta)
     q["rig"] = (trial.quality or {}).get("rig")
     if status == INTERRUPTED:
         q["interrupted"] = {"reason": reason or "", "at": datetime.now(timezone.utc).isoformat()}
@@ -99,10 +99,15 @@ def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None 
 
 def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, *,
                  first_batch_s: float = 3.0, stall_s: float = STALL_S, on_sync=None, on_write=None,
-                 meta: dict | None = None) -> Trial:
+                 meta: dict | None = None, cues=None) -> Trial:
     """Record ``seconds`` of stream time from the live source durably; returns the Trial
     (``status`` ``ok``, or ``interrupted`` when the acquisition went away mid-trial).
-    Raises livefeed.NoLiveSource when no batch arrives within ``first_batch_s``."""
+    Raises livefeed.NoLiveSource when no batch arrives within ``first_batch_s``.
+
+    ``cues``: a lateral step-down metronome's cue times (stream time, sent by the run page).
+    The header is written once the first batch says where the recording starts: the cues
+    within [first sample, first sample + seconds] become its ``# cues_s:`` line, the others are
+    dropped and counted in ``# cues_note:`` (shown as a quality warning)."""
     from dashboard import livefeed
     from dashboard.db import get_db
     src = livefeed.live_source(app)
@@ -124,6 +129,9 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
             if msg.get("type") == "batch" and msg.get("samples"):
                 break
         hello = getattr(src, "hello", None) or {}
+        meta = dict(meta or {})
+        if cues is not None:
+            meta.update(_cue_meta(cues, float(msg["samples"][0][0]), seconds))
         patient = session.patient
         trial = Trial(session_id=session.id, protocol=session.protocol, side=side, status=RECORDING,
                       started_at=datetime.now(timezone.utc), duration_s=0.0,
@@ -169,6 +177,17 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
         unsubscribe()
     writer.finish()                                      # 3. fsync + atomic rename
     return _finalize(db, trial, data_dir, INTERRUPTED if reason else OK, reason)
+
+
+def _cue_meta(cues, t0: float, seconds: float) -> dict:
+    """``cues_s`` (and ``cues_note`` when some fall outside the recording) for the header."""
+    from rig.protocols.analysis import CUES_KEY
+    keep = [float(c) for c in cues if t0 - 1e-9 <= c <= t0 + seconds + 1e-9]
+    out = {CUES_KEY: ",".join(f"{c:.4f}" for c in keep)} if keep else {}   # none left: the blind detector
+    if len(keep) < len(cues):
+        out["cues_note"] = (f"{len(cues) - len(keep)} of {len(cues)} metronome cues outside the recorded "
+                            f"samples ({t0:.3f} to {t0 + seconds:.3f} s) dropped")
+    return out
 
 
 def _empty_recording(path: Path, trial: Trial) -> None:

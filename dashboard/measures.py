@@ -72,8 +72,11 @@ def quality(samples: np.ndarray, columns=SAMPLE_COLUMNS) -> dict:
 
 
 def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
-            body_mass_kg: float | None) -> tuple[dict[str, float], dict]:
+            body_mass_kg: float | None, meta: dict | None = None) -> tuple[dict[str, float], dict]:
     """Run the protocol's analysis on a stored trial.
+
+    ``meta``: the recording's metadata; a lateral step-down's ``# cues_s:`` line (the run
+    page's metronome, rig.protocols.analysis.cues_from_metadata) makes the analysis cue-guided.
 
     Returns (results, analysis): ``results`` the numeric measures to store (unit-named keys,
     finite floats); ``analysis`` what the pages show: ``{"ok": True, "scored", "faults",
@@ -82,7 +85,7 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     already stored, and the failure is stored and shown instead.
     """
     from dashboard import protocols
-    from rig.protocols.analysis import analyse_trial
+    from rig.protocols.analysis import analyse_trial, cues_from_metadata
     info = protocols.get(protocol_id)
     if info is None or info._proto is None:
         return {}, {"ok": False, "error": f"analysis failed: unknown protocol {protocol_id!r}"}
@@ -94,8 +97,9 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     try:
         if len(samples) < 2:
             raise ValueError(f"{len(samples)} samples")
+        cues = cues_from_metadata(meta) if proto.kind == "lateral_step_down" else None
         res = analyse_trial(proto, col("t_s"), col("fz_n"), col("cop_ml_mm"), col("cop_ap_mm"), col("flags"),
-                            side=side if side in ("left", "right") else None, body_weight_n=bw)
+                            side=side if side in ("left", "right") else None, body_weight_n=bw, cues=cues)
     except Exception as exc:  # noqa: BLE001 - stored and shown as "analysis failed: …", with the traceback logged
         log.warning("analysis of a %s trial failed", protocol_id, exc_info=True)
         reason = str(exc) or type(exc).__name__
@@ -107,12 +111,15 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
 
 
 def evaluate(samples: np.ndarray, columns, protocol_id: str, side: str | None,
-             body_mass_kg: float | None) -> tuple[dict, dict[str, float]]:
+             body_mass_kg: float | None, meta: dict | None = None) -> tuple[dict, dict[str, float]]:
     """(quality, results) of a stored trial: quality() with the analysis under
     ``quality["analysis"]``; a failed analysis is also a quality warning (shown everywhere
-    warnings are) and makes ``quality["ok"]`` false."""
+    warnings are) and makes ``quality["ok"]`` false. ``meta``: the recording's metadata
+    (its metronome cues; a ``cues_note`` about dropped cues is shown as a warning)."""
     q = quality(samples, columns)
-    results, analysis = analyse(samples, columns, protocol_id, side, body_mass_kg)
+    if meta and meta.get("cues_note"):
+        q["warnings"].append(str(meta["cues_note"]))
+    results, analysis = analyse(samples, columns, protocol_id, side, body_mass_kg, meta)
     q["analysis"] = analysis
     if not analysis["ok"]:
         q["warnings"].append(analysis["error"])

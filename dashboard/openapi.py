@@ -28,10 +28,14 @@ bp = Blueprint("openapi", __name__)
 
 MAX_SAMPLES = 200_000   # same limit as dashboard.trials.MAX_UPLOAD_SAMPLES
 MAX_COLUMNS = 32
+MAX_CUES = 256          # same limit as dashboard.trials.MAX_CUES
 
 ERROR = {"type": "object", "properties": {"error": {"type": "string"}}, "required": ["error"]}
 SIDE = {"type": "string", "enum": list(SIDES)}
 NUMBER_OR_NULL = {"type": ["number", "null"]}
+#: a lateral step-down metronome's cue times, seconds on the stream's time base (finite; the view
+#: also checks they increase and lie within the trial)
+CUES = {"type": "array", "maxItems": MAX_CUES, "items": {"type": "number"}}
 
 TRIAL_BODY = {
     "type": "object",
@@ -42,13 +46,15 @@ TRIAL_BODY = {
         "samples": {"type": "array", "maxItems": MAX_SAMPLES,
                     "items": {"type": "array", "minItems": 1, "maxItems": MAX_COLUMNS, "items": NUMBER_OR_NULL}},
         "started_at": {"type": "string", "format": "date-time", "maxLength": 40},
+        "cues_s": CUES,
     },
     "required": ["samples"],
 }
 UPLOAD_BODY = {"type": "object", "properties": {"side": SIDE, "file": {"type": "string", "format": "binary"}},
                "required": ["file"]}
 RECORD_BODY = {"type": "object",
-               "properties": {"side": SIDE, "seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 120}}}
+               "properties": {"side": SIDE, "seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 120},
+                              "cues_s": {**CUES, "items": {"type": "number", "minimum": 0, "maximum": 1e9}}}}
 TRIAL = {"type": "object", "properties": {
     "trial_id": {"type": "integer"}, "session_id": {"type": "integer"}, "protocol": {"type": "string"},
     "side": SIDE, "status": {"type": "string"}, "started_at": {"type": "string"},

@@ -9,8 +9,14 @@ API (JSON; every POST needs the ``X-CSRFToken`` header, the page's ``csrf_token`
     of a StepPlate recording CSV as ``file`` with a ``side`` field. Answer 201:
     ``{"trial_id", "url", "results": {key: value}, "quality": {...}}``.
 ``POST /api/sessions/<id>/trials/record``
-    Record ``{"side", "seconds"}`` from the app's live source (the acquisition process's
-    batches) and store it as above.
+    Record ``{"side", "seconds", "cues_s" (optional)}`` from the app's live source (the
+    acquisition process's batches) and store it as above.
+
+Both JSON bodies may carry ``cues_s``: the lateral step-down metronome's cue times on the
+stream's time base (seconds, increasing, at most ``MAX_CUES``). With samples they must lie
+within the samples' time span; when recording live, within ``seconds`` of each other, and the
+ones outside the recorded samples are dropped with a note. They are stored as the recording's
+``# cues_s:`` metadata line, and the analysis reads them back from there (cue-guided).
 ``GET /api/trials/<id>``: trial summary and results. ``GET /api/trials/<id>/samples?max_points=N``:
     samples (decimated to at most N rows) for the browser's plots.
 """
@@ -32,11 +38,61 @@ from dashboard.auth import clinic_gate
 from dashboard.db import get_db
 from dashboard.models import SIDES, ClinicSession, Result, Trial
 from rig.plate import SAMPLE_COLUMNS
+from rig.protocols.analysis import CUES_KEY, STEPDOWN_BEATS_PER_CUE, cue_period_s, cues_from_metadata
 
 bp = Blueprint("trials", __name__)
 bp.before_request(clinic_gate)
 
 MAX_UPLOAD_SAMPLES = 200_000  # ~40 min at 80 Hz
+MAX_CUES = 256                #: cues in one trial (120 s at one cue per 0.5 s is 240)
+MAX_RECORD_S = 120.0          #: the longest live recording (RECORD_BODY's maximum)
+CUE_MARGIN_S = 1.0            #: recorded after the last repetition's cue window
+
+
+def metronome_plan(info) -> dict | None:
+    """The run page's metronome for a lateral step-down (None for other protocols): a click
+    every beat (``cadence_bpm``), a cue every ``STEPDOWN_BEATS_PER_CUE`` beats
+    (``cue_period_s``), ``lead_beats`` count-in beats (at least the protocol's ``settle_s``: the
+    detector wants a still moment before the first cue) and the recording's length:
+    lead + repetitions × period + margin, never shorter than the protocol's ``duration_s``."""
+    proto = getattr(info, "_proto", None)
+    period = cue_period_s(proto) if proto is not None else None
+    if not period:
+        return None
+    params = proto.params
+    reps = int(params.get("repetitions", 5))
+    beat = period / STEPDOWN_BEATS_PER_CUE
+    lead_beats = max(1, math.ceil(float(params.get("settle_s", 2.0)) / beat - 1e-9))
+    lead = lead_beats * beat
+    seconds = min(MAX_RECORD_S, max(float(info.duration_s), lead + reps * period + CUE_MARGIN_S))
+    return {"period_s": period, "beat_s": beat, "beats_per_cue": STEPDOWN_BEATS_PER_CUE, "repetitions": reps,
+            "lead_beats": lead_beats, "lead_s": lead, "seconds": round(seconds, 3)}
+
+
+def parse_cues(raw, lo: float | None = None, hi: float | None = None, span: float | None = None) -> list[float]:
+    """``cues_s`` of a request: a list of at most MAX_CUES finite, increasing numbers, within
+    [lo, hi] and at most ``span`` apart; ValueError with a message for the 400 otherwise."""
+    if not isinstance(raw, list):
+        raise ValueError("cues_s must be a list of numbers (seconds)")
+    if len(raw) > MAX_CUES:
+        raise ValueError(f"cues_s: at most {MAX_CUES} cues")
+    cues = []
+    for i, c in enumerate(raw):
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not math.isfinite(c):
+            raise ValueError(f"cues_s[{i}]: must be a finite number of seconds")
+        if cues and c <= cues[-1]:
+            raise ValueError(f"cues_s[{i}]: cues must be in increasing order")
+        if (lo is not None and c < lo) or (hi is not None and c > hi):
+            raise ValueError(f"cues_s[{i}] = {c:g} s is outside the trial ({lo:g} to {hi:g} s)")
+        cues.append(float(c))
+    if span is not None and len(cues) > 1 and cues[-1] - cues[0] > span:
+        raise ValueError(f"cues_s spans {cues[-1] - cues[0]:g} s, more than the {span:g} s recorded")
+    return cues
+
+
+def cues_meta(cues) -> dict:
+    """The recording metadata line rig.protocols.analysis.cues_from_metadata reads."""
+    return {CUES_KEY: ",".join(f"{c:.4f}" for c in cues)}
 
 
 class SessionNotesForm(FlaskForm):
@@ -115,8 +171,9 @@ def store_trial(session: ClinicSession, side: str, samples: np.ndarray, columns=
                   sample_rate_hz=rate, n_samples=len(samples), body_mass_kg=patient.body_mass_kg,
                   recording_path=rel, recording_sha256=sha, recording_bytes=size)
     # analyse what was stored, as rig analyze and the live recorder (dashboard.durable) do
-    stored_columns, stored, _ = recordings.read(data_dir(), rel, sha)
-    trial.quality, results = measures.evaluate(stored, stored_columns, session.protocol, side, patient.body_mass_kg)
+    stored_columns, stored, stored_meta = recordings.read(data_dir(), rel, sha)
+    trial.quality, results = measures.evaluate(stored, stored_columns, session.protocol, side, patient.body_mass_kg,
+                                               meta=stored_meta)
     trial.results = [Result(key=k, value=v) for k, v in sorted(results.items())]
     db.add(trial)
     db.commit()
@@ -176,7 +233,7 @@ def run(session_id: int):
     if side not in SIDES:
         abort(400)
     return render_template("trials/run.html", s=s, patient=s.patient, proto=proto, side=side,
-                           done=done, headline=measures.HEADLINE)
+                           done=done, headline=measures.HEADLINE, metronome=metronome_plan(proto))
 
 
 @bp.route("/trials/<int:trial_id>")
@@ -220,9 +277,14 @@ def api_create_trial(session_id: int):
     s = _session_or_404(session_id)
     try:
         if request.files.get("file"):
-            columns, samples, _ = recordings.decode(request.files["file"].read())
+            columns, samples, file_meta = recordings.decode(request.files["file"].read())
             side = request.form.get("side", "both")
             started = None
+            try:                                         # an uploaded recording keeps its cues
+                cues = cues_from_metadata(file_meta)
+                cues = None if cues is None else parse_cues(cues)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"the recording's cues_s line: {exc}") from None
         else:
             body = request.get_json(silent=True) or {}
             side = body.get("side", "both")
@@ -232,9 +294,17 @@ def api_create_trial(session_id: int):
                 raise ValueError("'samples' must be a list of rows")
             samples = np.array([[np.nan if v is None else v for v in row] for row in raw], dtype=float)
             started = datetime.fromisoformat(body["started_at"]) if body.get("started_at") else None
+            cues = None
+            if "cues_s" in body:                         # checked against the samples' time span
+                t = samples[:, list(columns).index("t_s")] if "t_s" in columns and samples.ndim == 2 \
+                    and samples.shape[1] == len(columns) and len(samples) else None
+                if t is None:
+                    raise ValueError("cues_s needs samples with a t_s column")
+                cues = parse_cues(body["cues_s"], float(np.nanmin(t)), float(np.nanmax(t)))
         if len(samples) > MAX_UPLOAD_SAMPLES:
             raise ValueError(f"too many samples (max {MAX_UPLOAD_SAMPLES})")
-        trial = store_trial(s, side, samples, columns, started_at=started)
+        trial = store_trial(s, side, samples, columns, started_at=started,
+                            meta=cues_meta(cues) if cues else None)
     except (ValueError, TypeError, recordings.RecordingError) as exc:
         return jsonify({"error": str(exc)}), 400
     return jsonify(_trial_json(trial)), 201
@@ -249,11 +319,17 @@ def api_record_trial(session_id: int):
         seconds = float(body.get("seconds", 30))
     except (TypeError, ValueError):
         return jsonify({"error": "seconds must be a number"}), 400
-    if not 0 < seconds <= 120 or side not in SIDES:
+    if not 0 < seconds <= MAX_RECORD_S or side not in SIDES:
         return jsonify({"error": "seconds must be in (0, 120] and side one of left/right/both"}), 400
+    cues = None
+    if "cues_s" in body:            # stream time; the ones outside the recorded samples are dropped later
+        try:
+            cues = parse_cues(body["cues_s"], lo=0.0, span=seconds)
+        except ValueError as exc:
+            return jsonify({"error": str(exc)}), 400
     from dashboard import durable, livefeed  # reliability: samples fsynced while recording (docs/reliability.md)
     try:
-        trial = durable.record_trial(current_app, s, side, seconds)
+        trial = durable.record_trial(current_app, s, side, seconds, cues=cues)
     except livefeed.NoLiveSource as exc:
         return jsonify({"error": str(exc)}), 503
     except ValueError as exc:

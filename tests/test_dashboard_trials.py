@@ -1,5 +1,6 @@
 """Trials: storing from samples/uploads/the live source, the protocol analysis (events, scored
 window, measures, faults; a failed analysis stored and shown), results page, redo, left/right, API."""
+import functools
 import threading
 import time
 from io import BytesIO
@@ -176,3 +177,132 @@ def test_record_without_a_running_acquisition_is_503(app, client, session_id):
     r = client.post(f"/api/sessions/{session_id}/trials/record", json={"side": "left", "seconds": 0.2})
     assert r.status_code == 503 and "no samples" in r.get_json()["error"]
     assert client.post(f"/api/sessions/{session_id}/trials/record", json={"side": "left", "seconds": 500}).status_code == 400
+
+
+# --- the lateral step-down's metronome cues (cues_s; docs/dashboard.md) ----------------------
+
+@functools.lru_cache(maxsize=2)
+def _step_down_trial(seed=2):
+    """The virtual person's five lateral step-downs (tests/test_stepdown.py) with the cue times
+    a metronome gave (each repetition's start minus a 150-350 ms reaction), as SAMPLE_COLUMNS rows."""
+    from tests.test_events import sample_person
+    from tests.test_stepdown import sd_cues, sd_person
+    p = sd_person(seed)
+    d = sample_person(p, seed=seed + 100)
+    s = np.zeros((len(d["t_s"]), len(SAMPLE_COLUMNS)))
+    s[:, 0], s[:, 5], s[:, 6], s[:, 7], s[:, 8] = d["t_s"], d["fz_n"], d["cop_ml_mm"], d["cop_ap_mm"], d["flags"]
+    s[:, 1:5] = d["fz_n"][:, None] / 4
+    return s, [round(c, 4) for c in sd_cues(p, seed)]
+
+
+def _body(side, samples, **extra):
+    return {"side": side, "columns": list(SAMPLE_COLUMNS),
+            "samples": [[None if not np.isfinite(v) else float(v) for v in r] for r in samples], **extra}
+
+
+def _stored(app, tmp_path, trial_id):
+    from rig.record import read_table
+    with app.app_context():
+        t = get_db().get(Trial, trial_id)
+        text = (tmp_path / "data" / t.recording_path).read_text()
+        return t.quality, text, read_table(text)[2]
+
+
+def test_step_down_trial_with_cues_is_stored_and_analysed_cue_guided(app, client, patient, tmp_path):
+    from rig.protocols.analysis import cues_from_metadata
+    sid = new_session(client, patient, "lateral_step_down")
+    samples, cues = _step_down_trial()
+    r = client.post(f"/api/sessions/{sid}/trials", json=_body("left", samples, cues_s=cues))
+    assert r.status_code == 201, r.get_json()
+    d = r.get_json()
+    quality, text, meta = _stored(app, tmp_path, d["trial_id"])
+    assert "\n# cues_s: " + ",".join(f"{c:.4f}" for c in cues) + "\n" in text
+    assert cues_from_metadata(meta) == pytest.approx(cues, abs=1e-9)
+    m = quality["analysis"]["measures"]
+    assert m["cue_guided"] is True and m["repetition_count"] == 5 and m["not_performed_count"] == 0
+    assert d["results"]["repetition_count"] == 5 and "incomplete_repetitions" not in d["analysis"]["faults"]
+    # the same samples without cues: the blind detector (the fallback)
+    r = client.post(f"/api/sessions/{sid}/trials", json=_body("left", samples))
+    quality, text, meta = _stored(app, tmp_path, r.get_json()["trial_id"])
+    assert "cues_s" not in meta and quality["analysis"]["measures"]["cue_guided"] is False
+
+
+def test_run_page_plays_a_metronome_only_for_the_step_down(client, patient, session_id):
+    import json
+    import re
+    sid = new_session(client, patient, "lateral_step_down")
+    page = client.get(f"/sessions/{sid}/run").get_data(as_text=True)
+    plan = json.loads(re.search(r"data-metronome='([^']+)'", page).group(1))
+    # 60 bpm, a cue every 4 beats; 2 count-in beats (settle_s); 2 + 5 × 4 + 1 s recorded (> duration_s 20)
+    assert plan == {"period_s": 4.0, "beat_s": 1.0, "beats_per_cue": 4, "repetitions": 5, "lead_beats": 2,
+                    "lead_s": 2.0, "seconds": 23.0}
+    assert 'data-duration="23.0"' in page and 'id="beat-dot"' in page and 'id="metronome-sound"' in page
+    page = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)      # single-leg stance
+    assert "data-metronome" not in page and 'id="beat-dot"' not in page
+
+
+@pytest.mark.parametrize("cues, why", [        # the raw JSON text of cues_s
+    ("[5.0, NaN]", "finite"), ("[1.0, Infinity]", "finite"), ('"3.2"', "must be array"), ("4.0", "must be array"),
+    ('[{"t": 1}]', "must be number"), ("[true]", "must be number"),
+    ("[" + ",".join(f"{4 + 0.01 * i:.2f}" for i in range(257)) + "]", "at most 256"),
+    ("[-1.0]", "outside the trial"), ("[9999.0]", "outside the trial"), ("[6.0, 5.0]", "increasing"),
+])
+def test_bad_cues_are_rejected_and_nothing_is_written(app, client, patient, tmp_path, cues, why):
+    import json
+    from sqlalchemy import func, select
+    sid = new_session(client, patient, "lateral_step_down")
+    samples, _ = _step_down_trial()
+    raw = json.dumps(_body("left", samples[:800]))[:-1] + ', "cues_s": ' + cues + "}"
+    r = client.post(f"/api/sessions/{sid}/trials", data=raw, content_type="application/json")
+    assert r.status_code == 400 and "cues_s" in r.get_json()["error"] and why in r.get_json()["error"], r.get_json()
+    with app.app_context():
+        assert get_db().scalar(select(func.count()).select_from(Trial)) == 0
+    assert not list((tmp_path / "data").rglob("*.csv*"))
+
+
+def _feed_from(live, stop, t_start, rate=80, batch=8):
+    """Standing still; the first batch after the recorder subscribed starts at ``t_start``."""
+    while not live._subs and not stop.is_set():
+        time.sleep(0.001)
+    t = t_start
+    while not stop.is_set():
+        rows = []
+        for _ in range(batch):
+            rows.append([round(t, 5), 175.0, 175.0, 175.0, 175.0, 700.0, 5 * np.cos(t), 5 * np.sin(t), 0])
+            t += 1 / rate
+        live.publish({"type": "batch", "samples": rows, "counts": [[1, 2, 3, 4]] * batch})
+        time.sleep(0.002)
+
+
+def test_record_live_with_cues_keeps_the_recorded_ones(app, client, live, patient, tmp_path):
+    from rig.protocols.analysis import cues_from_metadata
+    sid = new_session(client, patient, "lateral_step_down")
+    stop = threading.Event()
+    th = threading.Thread(target=_feed_from, args=(live, stop, 100.0), daemon=True)
+    th.start()
+    try:
+        r = client.post(f"/api/sessions/{sid}/trials/record",
+                        json={"side": "left", "seconds": 2, "cues_s": [99.5, 100.5, 101.25]})
+    finally:
+        stop.set()
+        th.join()
+    assert r.status_code == 201, r.get_json()
+    quality, text, meta = _stored(app, tmp_path, r.get_json()["trial_id"])
+    assert cues_from_metadata(meta) == [100.5, 101.25]          # 99.5 s is before the first sample (100 s)
+    assert meta["cues_note"].startswith("1 of 3 metronome cues outside the recorded samples")
+    assert meta["cues_note"] in quality["warnings"]
+    assert quality["analysis"]["ok"] and quality["analysis"]["measures"]["cue_guided"]   # nobody moved: not performed
+
+
+@pytest.mark.parametrize("cues, why", [
+    ([float("nan")], "finite"), ("1", "must be array"), ([-0.5], "at least 0"), ([1.0] * 257, "at most 256"),
+    ([10.0, 13.0], "spans 3 s"), ([2.0, 2.0], "increasing"),
+])
+def test_record_with_bad_cues_is_400_before_recording(app, client, live, patient, cues, why):
+    import json
+    sid = new_session(client, patient, "lateral_step_down")
+    r = client.post(f"/api/sessions/{sid}/trials/record",
+                    data=json.dumps({"side": "left", "seconds": 2, "cues_s": cues}), content_type="application/json")
+    assert r.status_code == 400 and why in r.get_json()["error"], r.get_json()
+    assert live._subs == []                                       # never subscribed: nothing recorded
+    assert client.get(f"/sessions/{sid}").status_code == 200
