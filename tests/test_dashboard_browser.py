@@ -35,6 +35,14 @@ extends = "single_leg_stance"
 name = "Single-leg stance (quick)"
 duration_s = 3.0
 countdown_s = 1.0
+
+[[protocol]]
+id = "lsd_quick"
+extends = "lateral_step_down"
+name = "Lateral step-down (quick)"
+duration_s = 2.0
+countdown_s = 1.0
+params = { repetitions = 2, cadence_bpm = 240.0, settle_s = 2.0 }
 """
 
 
@@ -165,3 +173,46 @@ def test_clinician_day_in_a_real_browser(server, browser):
     shot(d, "06-patient-history")
     d.set_window_size(390, 844)                                 # phone, portrait
     shot(d, "07-patient-phone")
+
+
+def test_step_down_metronome_sends_its_cues(server, browser):
+    """The run page of a lateral step-down: metronome plan on the page, a beat indicator, the
+    cues sent with the recording request on the stream's time base and stored with the trial,
+    and the SSE health events handed to the status bar (stepplate:health)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    d = browser
+    d.get(server + "/")
+    d.find_element(By.NAME, "username").send_keys("admin")
+    d.find_element(By.NAME, "password").send_keys(PASSWORD)
+    d.find_element(By.NAME, "confirm").send_keys(PASSWORD)
+    d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "/patients" in d.current_url, what="patients list")
+    d.get(server + "/patients/new")
+    d.find_element(By.NAME, "code").send_keys("BR-008")
+    d.find_element(By.NAME, "body_mass_kg").send_keys("72")
+    Select(d.find_element(By.NAME, "dominant_leg")).select_by_value("left")
+    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: "BR-008" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    Select(d.find_element(By.NAME, "protocol")).select_by_value("lsd_quick")
+    d.find_element(By.ID, "start-session").click()
+    wait_for(lambda: "/run" in d.current_url, what="run page")
+    d.execute_script("window.__health = 0; document.addEventListener('stepplate:health', function () { window.__health++; });")
+    wait_for(lambda: d.execute_script("return window.stepplateRun && window.stepplateRun.samplesSeen"),
+             what="first live samples")
+    wait_for(lambda: d.execute_script("return window.__health"), timeout=20, what="an SSE health event on the page")
+    # the alignment formula: latest t_s + (cue − arrival of that sample) + output latency
+    assert d.execute_script("return window.stepplateCueTime(10, 1000, 1500, 0.03)") == pytest.approx(10.53)
+    assert d.execute_script("return window.stepplateCueTime(10, 1000, 1500, undefined)") == pytest.approx(10.5)
+    # 240 bpm: a cue every second, 8 count-in beats (settle_s 2 s), 2 + 2 × 1 + 1 s recorded
+    assert d.find_element(By.ID, "run").get_attribute("data-duration") == "5.0"
+    d.find_element(By.ID, "start").click()
+    wait_for(lambda: d.find_element(By.ID, "result").is_displayed(), timeout=30, what="trial result")
+    shot(d, "08-step-down-result")
+    sent = d.execute_script("return window.stepplateRun.requestBody")
+    cues = sent["cues_s"]
+    assert sent["seconds"] == 5 and len(cues) == 2 and cues[1] - cues[0] == pytest.approx(1.0, abs=2e-3)
+    url = d.execute_script("return window.stepplateRun.lastResult.url")
+    text = d.execute_script("return fetch(arguments[0]).then(function (r) { return r.text(); })",
+                            url + "/export.csv?kind=recording")
+    assert "# cues_s: " + ",".join(f"{c:.4f}" for c in cues) + "\n" in text
