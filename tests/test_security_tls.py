@@ -72,8 +72,6 @@ def test_dashboard_over_tls_on_loopback_with_secure_cookies(tmp_path):
 
 
 def test_rig_serve_uses_tls_when_https_is_on(tmp_path, monkeypatch):
-    from types import SimpleNamespace
-
     from dashboard import tls
     import rig.cli  # noqa: F401  (rig.commands is imported through the CLI)
     from rig import commands
@@ -84,8 +82,11 @@ def test_rig_serve_uses_tls_when_https_is_on(tmp_path, monkeypatch):
     import dashboard
     app = make_app(tmp_path)
     monkeypatch.setattr(dashboard, "create_app", lambda settings=None: app)
-    web = SimpleNamespace(https=True, cert_file=str(tmp_path / "d" / "c.pem"), key_file=str(tmp_path / "d" / "k.pem"))
-    commands._serve_web(SimpleNamespace(web=web), tmp_path / "acq.sock", "127.0.0.1", 8443)
+    from rig.config import from_dict
+    config = from_dict({"web": {"https": True, "cert_file": str(tmp_path / "d" / "c.pem"),
+                                "key_file": str(tmp_path / "d" / "k.pem")},
+                        "paths": {"data_dir": str(tmp_path / "data")}})
+    commands._serve_web(config, tmp_path / "acq.sock", "127.0.0.1", 8443)
     assert calls["port"] == 8443 and calls["cert"].exists() and calls["key"].exists()
     assert calls["app"].config["SESSION_COOKIE_SECURE"] is True and calls["app"].config["REMEMBER_COOKIE_SECURE"]
     assert calls["app"] is app and calls["threads"] >= 1
