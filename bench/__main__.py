@@ -1,4 +1,7 @@
-"""Run every benchmark (or the ones named): python -m bench [driver] [cop] [metrics] ..."""
+"""Run every benchmark (or the ones named): python -m bench [driver] [cop] [metrics] ...
+
+``python -m bench load_test [--minutes M] [--viewers N]`` runs the load test (bench/load_test.py,
+10 minutes by default); it is not one of the benchmarks run by default."""
 import importlib
 import pkgutil
 import sys
@@ -6,6 +9,10 @@ from pathlib import Path
 
 
 def main(argv: list[str]) -> int:
+    if argv and argv[0] in ("load_test", "load-test"):
+        from bench import load_test
+        load_test.main(argv[1:])
+        return 0
     here = Path(__file__).parent
     names = sorted(m.name for m in pkgutil.iter_modules([str(here)]) if m.name.startswith("bench_"))
     wanted = [a if a.startswith("bench_") else f"bench_{a}" for a in argv]
