@@ -11,8 +11,15 @@ what makes a crash at any instant recoverable:
    than 1 s of samples is ever written-but-not-synced.
 3. At the end: fsync, atomic rename ``.partial`` -> final name, fsync the folder, then the row
    is updated (checksum, size, measures, ``status="ok"``) in one commit.
-4. If the live source stalls or disconnects mid-trial (acquisition crashed), the samples so
-   far are finished the same way and the row becomes ``status="interrupted"``.
+4. If the live source stalls (no samples for ``STALL_S``) or disconnects mid-trial (acquisition
+   crashed, or a load cell stopped answering until the end), the samples so far are finished
+   the same way and the row becomes ``status="interrupted"``.
+
+A trial recorded during a fault is flagged: every problem the acquisition's health reports
+while the trial records (a load cell not responding, stuck, saturated, noisy; rate too low) is
+kept in ``quality["faults_during_recording"]`` (committed at once, so recovery keeps it too),
+shown as a warning "recorded during a fault: <message>", and the analysis lists the fault
+``recorded_during_fault`` (the trial is not scored, so comparisons and history leave it out).
 
 ``recover(app)`` runs when the web process starts: every ``.partial`` of this data folder is
 finished (a torn last line dropped, renamed) and its row marked ``interrupted``; rows of this
@@ -24,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
+import re
 import socket
 import time
 from datetime import datetime, timezone
@@ -41,6 +49,46 @@ log = logging.getLogger(__name__)
 SYNC_EVERY_S = 0.9      # + one batch (100 ms) = at most 1 s of samples not yet on the disk
 STALL_S = 3.0           # no batch for this long during a trial: the acquisition is gone
 RECORDING, INTERRUPTED, OK = "recording", "interrupted", "ok"
+FAULTS_KEY = "faults_during_recording"
+FAULT = "recorded_during_fault"     #: the analysis fault of a trial recorded during a fault
+MAX_FAULTS = 10
+
+
+def health_problems(msg: dict) -> list[str]:
+    """The faults a ``health`` message reports: its messages when not ``ok``, minus the
+    advisories (``warnings``) and waiting to tare (a state, not a fault)."""
+    if msg.get("type") != "health" or msg.get("ok") is not False:
+        return []
+    advice = set(msg.get("warnings") or ())
+    return [str(m) for m in msg.get("messages") or ()
+            if m not in advice and not str(m).startswith("waiting to tare")]
+
+
+def _add_faults(known: list[str], new) -> bool:
+    """Add the new messages (a count inside a message does not make it new); True if any."""
+    seen = {re.sub(r"\d+(\.\d+)?", "N", m) for m in known}
+    added = False
+    for m in new:
+        key = re.sub(r"\d+(\.\d+)?", "N", m)
+        if key not in seen and len(known) < MAX_FAULTS:
+            known.append(m)
+            seen.add(key)
+            added = True
+    return added
+
+
+def flag_faults(q: dict, faults) -> dict:
+    """Mark a trial's quality (and its analysis) as recorded during these faults."""
+    if not faults:
+        return q
+    q[FAULTS_KEY] = list(faults)
+    q["warnings"] = [*(f"recorded during a fault: {m}" for m in faults), *q.get("warnings", [])]
+    q["ok"] = False
+    a = q.get("analysis")
+    if isinstance(a, dict) and a.get("ok"):
+        a["faults"] = [*a.get("faults", []), FAULT]
+        a["scored"] = False
+    return q
 
 
 def rig_id(app: Flask) -> str:
@@ -86,6 +134,7 @@ def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None 
     q, results = measures.evaluate(arr, columns, trial.protocol, trial.side, trial.body_mass_kg
                                    or trial.session.patient.body_mass_kg, meta=meta)
     q["rig"] = (trial.quality or {}).get("rig")
+    flag_faults(q, (trial.quality or {}).get(FAULTS_KEY))
     if status == INTERRUPTED:
         q["interrupted"] = {"reason": reason or "", "at": datetime.now(timezone.utc).isoformat()}
         q["warnings"] = [f"recording interrupted ({reason}): {n} samples kept", *q.get("warnings", [])]
@@ -145,16 +194,22 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
             body_mass_kg=f"{patient.body_mass_kg:g}", rig=rig_id(app), source="live", **(meta or {})),
             on_sync=on_sync)
         t0 = None
+        faults: list[str] = []                           # what the health reported during the trial
+        last_samples = time.monotonic()
         while True:                                      # 2. samples, fsynced every <= 0.9 s
             if msg.get("type") == "disconnected":
                 reason = "acquisition disconnected"
                 break
+            if msg.get("type") == "health" and _add_faults(faults, health_problems(msg)):
+                trial.quality = {**(trial.quality or {}), FAULTS_KEY: list(faults)}
+                db.commit()                              # kept even if the web process dies
             if msg.get("type") == "batch":
                 rows = [[np.nan if v is None else v for v in r] for r in msg.get("samples") or []]
                 counts = msg.get("counts")
                 if counts is None or len(counts) != len(rows):
                     counts = [[0, 0, 0, 0]] * len(rows)
                 if rows:
+                    last_samples = time.monotonic()
                     if t0 is None:
                         t0 = float(rows[0][0])
                     keep = [i for i, r in enumerate(rows) if float(r[0]) - t0 <= seconds + 1e-9]
@@ -163,10 +218,10 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
                         on_write(writer)
                     if len(keep) < len(rows) or float(rows[-1][0]) - t0 >= seconds - 1e-9:
                         break
-            try:
-                msg = q.get(timeout=stall_s)
+            try:                                         # health alone does not keep a trial alive
+                msg = q.get(timeout=max(0.0, last_samples + stall_s - time.monotonic()))
             except queue.Empty:
-                reason = f"no samples for {stall_s:g} s"
+                reason = f"no samples for {stall_s:g} s" + (f": {faults[-1]}" if faults else "")
                 break
     except Exception as exc:
         if writer is not None:                           # keep what was recorded, then re-raise

@@ -335,7 +335,9 @@ def api_record_trial(session_id: int):
     except ValueError as exc:
         return jsonify({"error": str(exc)}), 400
     if trial.status == durable.INTERRUPTED:  # acquisition went away mid-trial: kept, marked interrupted
-        return jsonify(dict(_trial_json(trial), error="recording interrupted: plate reconnecting")), 503
+        faults = (trial.quality or {}).get(durable.FAULTS_KEY)   # or a load cell stopped answering
+        why = faults[-1] if faults else "plate reconnecting"
+        return jsonify(dict(_trial_json(trial), error=f"recording interrupted: {why}")), 503
     return jsonify(_trial_json(trial)), 201
 
 
