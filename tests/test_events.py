@@ -236,22 +236,11 @@ def test_virtual_person_landing_and_step_down():
 
 
 def test_end_to_end_through_the_simulated_chips():
-    from rig.config import Config
     from rig.flags import Flag
     from rig.sim.person import DropLanding, Off, VirtualPerson
-    from rig.sim.rig import make_sim_rig
+    from tests.sim_support import through_chips
     p = VirtualPerson(72, seed=9, script=[Off(2.0), DropLanding(0.3, peak_bw=3.0, settle_s=2.0)])
-    rig = make_sim_rig(Config(), person=p, seed=9)
-    hx = rig.driver()
-    frames = []
-    while rig.clock.now_ns() < (p.duration_s - 0.05) * 1e9:
-        frames.append(hx.read_frame())
-    t = np.array([f.t_ns for f in frames]) / 1e9
-    counts = np.array([f.counts for f in frames], dtype=float)
-    flags = np.array([f.flags for f in frames])
-    model = rig.nominal_model()
-    model.offsets_counts = counts[t < 1.5].mean(axis=0)
-    s = model.samples(t, counts, flags)
+    s = through_chips(p, seed=9)
     ev = detect(s[:, 0], s[:, 5], s[:, 6], s[:, 7], s[:, 8], mode="step_down_landing", body_weight_n=p.weight_n)
     c = first(ev, "landing_contact")
     true_c = ptruth(p, "landing_contact")[0]

@@ -9,7 +9,7 @@ import pytest
 
 from rig.plate import G
 from rig.squat import left_right, squat_measures, squat_repetitions
-from tests.test_programme_sim import through_chips
+from tests.sim_support import through_chips
 
 MASS = 70.0
 BW = MASS * G
