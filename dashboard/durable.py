@@ -42,6 +42,7 @@ from flask import Flask
 
 from dashboard import measures, recordings
 from dashboard.models import ClinicSession, Result, Trial
+from rig.io import RecordingError
 from rig.record import PARTIAL, TrialRecorder, metadata_from_hello
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,18 @@ def _empty_recording(path: Path, trial: Trial) -> None:
     w.finish()
 
 
+def _readable_or_empty(path: Path, trial: Trial) -> None:
+    """A recording killed before its header reached the disk (an empty or torn header) is
+    replaced by an empty one, so the trial stays viewable as interrupted with no samples and
+    start-up recovery never fails on it."""
+    try:
+        recordings.decode(path.read_bytes())
+    except RecordingError as exc:
+        log.warning("recording %s of trial %s has no readable header (%s): kept as an empty recording",
+                    path.name, trial.id, exc)
+        _empty_recording(path, trial)
+
+
 def recover(app: Flask) -> list[int]:
     """Finish this rig's interrupted recordings; returns the ids of the trials marked interrupted."""
     from rig.record import recover as finish_partial
@@ -267,11 +280,13 @@ def recover(app: Flask) -> list[int]:
                 log.warning("recording %s has no trial row; kept as a file", rel)
                 continue
             if trial.status == RECORDING:
+                _readable_or_empty(data_dir / rel, trial)
                 _finalize(db, trial, data_dir, INTERRUPTED, "web process stopped during the trial")
                 done.append(trial.id)
         for trial in db.query(Trial).filter(Trial.status == RECORDING).all():
             path = data_dir / trial.recording_path
             if path.exists():                            # renamed, but the final commit was lost
+                _readable_or_empty(path, trial)
                 _finalize(db, trial, data_dir, INTERRUPTED, "web process stopped while finishing")
             elif (trial.quality or {}).get("rig") == me:  # row committed, no sample written yet
                 _empty_recording(path, trial)

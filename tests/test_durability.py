@@ -396,6 +396,37 @@ def test_recovery_marks_only_this_rigs_trials(tmp_path, db_url):
     database(app2).engine.dispose()
 
 
+@pytest.mark.parametrize("partial_bytes", [b"", b"# stepplate-recording: 1\n# plate: sim"],
+                         ids=["empty", "torn-header"])
+def test_recovery_of_a_recording_killed_before_its_header_was_durable(tmp_path, db_url, partial_bytes):
+    """Killed after the row and the .partial were created but before the header reached the
+    disk: start-up recovery keeps the trial as interrupted with no samples, and the web
+    process still starts (it used to fail on the unreadable file)."""
+    from dashboard import create_app
+    live = FakeLiveSource(HELLO)
+    app = create_app(config(tmp_path, live, DATABASE_URL=db_url))
+    sid = ensure_session(app)
+    data = tmp_path / "data"
+    rel = "recordings/2025/02/d.csv"
+    with app.app_context():
+        db = get_db()
+        s = db.get(ClinicSession, sid)
+        t = Trial(session_id=s.id, protocol=s.protocol, side="left", status="recording", body_mass_kg=70.0,
+                  recording_path=rel, recording_sha256="", recording_bytes=0, quality={"rig": durable.rig_id(app)})
+        db.add(t)
+        db.commit()
+        tid = t.id
+    (data / rel).parent.mkdir(parents=True, exist_ok=True)
+    (data / (rel + durable.PARTIAL)).write_bytes(partial_bytes)
+    database(app).engine.dispose()
+    app2 = create_app(config(tmp_path, live, DATABASE_URL=db_url))   # start-up recovery
+    with app2.app_context():
+        trial = get_db().get(Trial, tid)
+        assert (trial.status, trial.n_samples) == ("interrupted", 0)
+        check_trial_file(data, trial)                         # readable, checksum matches
+    database(app2).engine.dispose()
+
+
 def test_migration_0002_widens_status_and_downgrades(tmp_path):
     from sqlalchemy import text
     from dashboard.db import downgrade, make_engine, upgrade
