@@ -582,15 +582,8 @@ def build_acquisition(config, *, backend: str | None = None, realtime: bool = Tr
         from rig.sim.rig import make_sim_backend
         return make_sim_backend(cfg if cfg is not None else config,
                                 **{"realtime": realtime, **(sim_kwargs or {}), **kw})
-    try:
-        from rig.gpio.select import open_backend
-    except ImportError:            # the selector has not landed: the simulator only
-        wanted = backend or config.gpio.backend
-        if wanted not in ("sim", "auto"):
-            raise RuntimeError(f"GPIO backend {wanted!r} needs rig.gpio.select, which is missing") from None
-        gpio, reason = sim_factory(), "simulator (rig.gpio.select not available)"
-    else:
-        gpio, reason = open_backend(backend, config, sim_factory=sim_factory)
+    from rig.gpio.select import open_backend
+    gpio, reason = open_backend(backend, config, sim_factory=sim_factory)
     hx = config.hx711
     reader = HX711Array(gpio, rate_sps=hx.rate_sps, gain=hx.gain, max_clock_high_us=hx.max_clock_high_us)
     acq_kwargs.setdefault("batch_ms", getattr(getattr(config, "acquisition", None), "batch_ms", 100))
@@ -599,13 +592,6 @@ def build_acquisition(config, *, backend: str | None = None, realtime: bool = Tr
                       geometry=config.geometry(), backend=getattr(gpio, "name", str(backend)),
                       max_clock_high_us=hx.max_clock_high_us, **acq_kwargs)
     return acq, gpio, reason
-
-
-def socket_path(config):
-    """Where the acquisition process serves its Unix socket (``[acquisition] socket``,
-    default acquire.sock in the data folder)."""
-    path = getattr(config, "socket_path", None)
-    return path if path is not None else config.paths.data_path / "acquire.sock"
 
 
 class AcquisitionService:
@@ -670,7 +656,7 @@ def serve_forever(config, *, socket=None, backend: str | None = None, realtime: 
     """The acquisition process: an AcquisitionService until SIGTERM/SIGINT."""
     import signal
 
-    path = socket if socket is not None else socket_path(config)
+    path = socket if socket is not None else config.socket_path
     from pathlib import Path
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
