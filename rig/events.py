@@ -44,6 +44,7 @@ from collections import deque
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
+from scipy.integrate import cumulative_trapezoid
 
 from rig.flags import Flag
 
@@ -690,13 +691,6 @@ def _interp_cross(t0, v0, t1, v1, level) -> float:
 DT_GUESS = 1 / 80    # the plate's sample interval (sizes the 0.25 s running mean)
 
 
-def _cumtrapz(x, y) -> np.ndarray:
-    out = np.zeros(len(y))
-    if len(y) > 1:
-        out[1:] = np.cumsum(0.5 * (y[1:] + y[:-1]) * np.diff(x))
-    return out
-
-
 def _crossing(t, v, i, level) -> float:
     """Time where v crosses ``level`` between samples i and i + 1."""
     return _interp_cross(t[i], v[i], t[i + 1], v[i + 1], level)
@@ -744,8 +738,8 @@ def cued_repetition(t_s, fz_n, cue_t_s, end_t_s, params: DetectorParams | None =
         if _post_ref:
             bw_post = bw_pre
     m = (body_weight_n or bw_pre) / g
-    vf = _cumtrapz(tw, (fw - bw_pre) / m)
-    ib = _cumtrapz(tw, (fw - bw_post) / m)
+    vf = cumulative_trapezoid((fw - bw_pre) / m, tw, initial=0.0)
+    ib = cumulative_trapezoid((fw - bw_post) / m, tw, initial=0.0)
     vb = ib - ib[-1]
     mm = np.convolve(fw - bw_pre, k, mode="same")
     snr = float(np.max(np.abs(mm)) / max(sd, 0.05))

@@ -30,6 +30,7 @@ repetition is kept, with Fz bridged across the touch for the COM integration).
 from __future__ import annotations
 
 import numpy as np
+from scipy.integrate import cumulative_trapezoid
 
 from rig.plate import G
 from rig.stepdown import repetition_measures
@@ -106,9 +107,9 @@ def squat_repetitions(t_s, fz_n, body_weight_n, *, move_frac=0.015, merge_s=0.6,
             ff = ff.copy()
             ff[near] = np.interp(tt[near], tt[~near], ff[~near]) if (~near).sum() >= 2 else ref
         acc = (ff - bw) / mass
-        v = np.concatenate([[0.0], np.cumsum(0.5 * (acc[1:] + acc[:-1]) * np.diff(tt))])
+        v = cumulative_trapezoid(acc, tt, initial=0.0)
         v -= v[-1] * (tt - tt[0]) / (tt[-1] - tt[0])            # zero velocity at both still ends
-        z = np.concatenate([[0.0], np.cumsum(0.5 * (v[1:] + v[:-1]) * np.diff(tt))])
+        z = cumulative_trapezoid(v, tt, initial=0.0)
         il = int(np.argmin(z))
         depth = -float(z[il])
         if depth < min_depth_m or il == 0 or il == len(z) - 1:
