@@ -69,11 +69,8 @@ class SimRig:
 
     def nominal_model(self):
         """The datasheet ForceModel for this rig's config (tare it before use)."""
-        from rig.plate import ForceModel
-        p = self.config.plate
-        return ForceModel.nominal(self.config.geometry(), capacity_kg=p.cell_capacity_kg,
-                                  sensitivity_mv_v=p.cell_sensitivity_mv_v, gain=self.config.hx711.gain,
-                                  min_fz_n=p.min_fz_n)
+        from rig.acquire import nominal_force_model
+        return nominal_force_model(self.config)
 
 
 def demo_person(seed: int = 0, mass_kg: float = 72.0) -> VirtualPerson:
