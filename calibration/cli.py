@@ -243,11 +243,12 @@ CHECK_COP_MM = 3.0
 
 
 def spot_position(label: str, config, grid: str = "3") -> tuple[float, float]:
-    from calibration.flow import gain_positions, grid_positions
+    from calibration.flow import gain_positions
+    from calibration.grid import grid_positions
     geo = config.geometry()
     spots = {lab.upper(): (x, y) for lab, x, y in gain_positions(geo)}
     if grid != "none":
-        spots.update({lab.upper(): (x, y) for lab, x, y in grid_positions(int(grid), geo)})
+        spots.update({lab.upper(): (x, y) for lab, x, y in grid_positions(int(grid))})
     try:
         x, y = spots[label.upper()]
     except KeyError:

@@ -24,6 +24,7 @@ import numpy as np
 
 from calibration import model as M
 from calibration.fileformat import FORMAT, VERSION, validate
+from calibration.grid import grid_positions
 from calibration.sampler import NotStable, Sampler, measure, settle
 from rig import __version__
 from rig.frame import CORNERS
@@ -71,22 +72,6 @@ class StepResult:
     message: str
     waited_s: float = 0.0
     data: object = None
-
-
-def grid_positions(n: int, geometry) -> list[tuple[str, float, float]]:
-    """Grid spots (label, x_mm, y_mm): from hardware/grid.py (the printed template) when it is
-    importable, else the same layout computed here: an n×n grid 60 mm (ML) and 50 mm (AP)
-    inside the cell rectangle, row A at the front, column 1 at the left."""
-    try:
-        from hardware.grid import grid_positions as hw  # type: ignore[import-not-found]
-        return [(str(lab), float(x), float(y)) for lab, x, y in hw(n)]
-    except ImportError:
-        pass
-    hx = geometry.half_ml_m * 1000 - 60
-    hy = geometry.half_ap_m * 1000 - 50
-    xs = np.linspace(-hx, hx, n)
-    ys = np.linspace(hy, -hy, n)
-    return [(f"{'ABCDE'[r]}{c + 1}", float(xs[c]), float(ys[r])) for r in range(n) for c in range(n)]
 
 
 def gain_positions(geometry) -> list[tuple[str, float, float]]:
@@ -139,7 +124,7 @@ class CalibrationFlow:
                               f"Put the {m} mass on {where}, centred, and let go."))
         if self.grid != "none":
             taken = [(x, y) for _, x, y in gain_positions(self.geometry)]
-            for lab, x, y in grid_positions(int(self.grid), self.geometry):
+            for lab, x, y in grid_positions(int(self.grid)):
                 if any(abs(x - tx) < 1 and abs(y - ty) < 1 for tx, ty in taken):
                     continue          # the centre was measured already (3x3 B2, 5x5 C3)
                 steps.append(Step("place", "grid", lab, x / 1000, y / 1000,

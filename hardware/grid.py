@@ -1,44 +1,17 @@
-"""Calibration grid positions and the 1:1 printable templates (SVG, mm units).
+"""The 1:1 printable calibration-grid templates (SVG, mm units) and their CSV.
 
-The calibration engineer and the printed sheet use the same coordinates: ``grid_positions``.
-Coordinates are the software's plate axes (rig/plate.py): x medio-lateral, right positive;
-y antero-posterior, forward positive; origin at the plate centre (the centre of the four
-cells), in millimetres, as seen by a person standing on the plate facing forward.
-
-Labels: a row letter and a column number. Row A is the front-most row (largest y), column 1
-the left-most (most negative x); the list runs row by row from the front-left point, the
-way the sheet reads with the front edge at the top. The 3x3 centre is B2, the 5x5 centre C3.
-
-The default extent, 320 mm (ML) x 240 mm (AP), keeps every point 60 mm (ML) and 50 mm (AP)
-inside the default cell rectangle (440 x 340 mm), where the COP is well conditioned, and
-fits on one A3 sheet (420 x 297 mm) printed at 100 %.
+The spots themselves are defined once in calibration/grid.py (installed with the package, so
+the calibration flow on a Pi uses exactly what this module prints); see its docstring for the
+axes, labels and default extent.
 """
 from __future__ import annotations
 
-import string
-
+from calibration.grid import GRID_EXTENT_AP_MM, GRID_EXTENT_ML_MM, grid_positions
 from hardware.svg import document, el, line, num, text
 
-GRID_EXTENT_ML_MM = 320.0
-GRID_EXTENT_AP_MM = 240.0
+__all__ = ["GRID_EXTENT_AP_MM", "GRID_EXTENT_ML_MM", "grid_positions", "csv_text", "render_template"]
 SHEET_MM = (420.0, 297.0)  # A3 landscape
 SCALE_BAR_MM = 100.0
-
-
-def grid_positions(n: int, extent_ml_mm: float = GRID_EXTENT_ML_MM,
-                   extent_ap_mm: float = GRID_EXTENT_AP_MM) -> list[tuple[str, float, float]]:
-    """An n x n grid as ``(label, x_mm, y_mm)``, row A at the front, column 1 at the left."""
-    if not 2 <= n <= 26:
-        raise ValueError(f"grid size must be 2..26, got {n}")
-    if extent_ml_mm <= 0 or extent_ap_mm <= 0:
-        raise ValueError("grid extents must be positive")
-    out = []
-    for r in range(n):
-        y = extent_ap_mm / 2 - r * extent_ap_mm / (n - 1)
-        for c in range(n):
-            x = -extent_ml_mm / 2 + c * extent_ml_mm / (n - 1)
-            out.append((f"{string.ascii_uppercase[r]}{c + 1}", round(x, 3) + 0.0, round(y, 3) + 0.0))
-    return out
 
 
 def csv_text(sizes=(3, 5)) -> str:

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from calibration.flow import CalibrationFlow, StepError, grid_positions, nominal_model, report_lines
+from calibration.flow import CalibrationFlow, StepError, nominal_model, report_lines
+from calibration.grid import grid_positions
 from calibration.loader import force_model_from_dict
 from calibration.model import LinearFit
 from calibration.synthetic import SyntheticPlate
@@ -49,7 +50,7 @@ def test_plan_uses_the_printed_grid_and_skips_the_repeated_centre():
     assert labels[:6] == ["empty", "FL", "FR", "BL", "BR", "C"]
     assert labels[-1] == "empty-end"
     assert "C3" not in labels and len(labels) == 2 + 5 + 24
-    spots = {lab: (x, y) for lab, x, y in grid_positions(5, CFG.geometry())}
+    spots = {lab: (x, y) for lab, x, y in grid_positions(5)}
     assert spots["A1"] == (-160.0, 120.0)            # front-left, as on hardware/calibration-grid.csv
 
 
