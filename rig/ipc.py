@@ -161,16 +161,9 @@ class Server:
     def start(self) -> "Server":
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
-            probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                probe.connect(str(self.path))
-            except OSError:
-                self.path.unlink()          # stale socket from a process that died
-            else:
-                probe.close()
+            if server_running(self.path):
                 raise RuntimeError(f"another acquisition process is already serving {self.path}")
-            finally:
-                probe.close()
+            self.path.unlink()              # stale socket from a process that died
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.bind(str(self.path))
         os.chmod(self.path, 0o660)
