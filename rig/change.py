@@ -47,10 +47,14 @@ def sem_from_trials(*sessions) -> float | None:
         if te is not None:
             sds.append(te)
             ks.append(len([v for v in s if v is not None]))
-    if not sds:
-        return None
-    te = math.sqrt(float(np.mean(np.square(sds))))
-    return te / math.sqrt(min(ks))
+    te = pooled_typical_error(sds)
+    return None if te is None else te / math.sqrt(min(ks))
+
+
+def pooled_typical_error(tes) -> float | None:
+    """The typical error pooled over sessions, sqrt(mean(TE²)); None when there is none."""
+    tes = [te for te in tes if te is not None]
+    return math.sqrt(float(np.mean(np.square(tes)))) if tes else None
 
 
 def sem_from_icc(sd, icc) -> float:
@@ -59,6 +63,14 @@ def sem_from_icc(sd, icc) -> float:
 
 def mdc95(sem) -> float | None:
     return None if sem is None else Z95 * math.sqrt(2.0) * sem
+
+
+def larger_mdc95(sem_trials, published_sem) -> tuple[float | None, str | None]:
+    """(MDC95, source): the larger of the within-session trials' and the published SEM's
+    MDC95, or (None, None) when neither SEM is known."""
+    cands = [(mdc95(sem_trials), "within-session trials"), (mdc95(published_sem), "published SEM")]
+    cands = [c for c in cands if c[0] is not None]
+    return max(cands) if cands else (None, None)
 
 
 def compare_sessions(before, after, *, measure=None, higher_is_worse=None, published_sem=None) -> dict:
@@ -73,11 +85,9 @@ def compare_sessions(before, after, *, measure=None, higher_is_worse=None, publi
     if not b or not a:
         return out
     out["change"] = out["after"] - out["before"]
-    cands = [(mdc95(out["sem_trials"]), "within-session trials"), (mdc95(published_sem), "published SEM")]
-    cands = [c for c in cands if c[0] is not None]
-    if not cands:
+    out["mdc95"], out["mdc_source"] = larger_mdc95(out["sem_trials"], published_sem)
+    if out["mdc95"] is None:
         return out
-    out["mdc95"], out["mdc_source"] = max(cands)
     if abs(out["change"]) <= out["mdc95"]:
         out["label"] = "within noise"
     else:

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from rig.change import Z95, mdc95
+from rig.change import Z95, larger_mdc95, pooled_typical_error
 from rig.symmetry import DIRECTIONS, frontal_plane_summary, limb_symmetry
 
 #: Numeric entries of TrialResult.measures that are bookkeeping, not outcome measures.
@@ -138,13 +138,10 @@ def compare_sessions(previous_summary: dict, current_summary: dict, *, published
 
 def _compare_one(measure, a, b, pub_sem) -> dict:
     change = None if a["mean"] is None or b["mean"] is None else b["mean"] - a["mean"]
-    tes = [s["typical_error"] for s in (a, b) if s["typical_error"] is not None]
-    ks = [s["k"] for s in (a, b) if s["typical_error"] is not None]
-    te = math.sqrt(sum(x * x for x in tes) / len(tes)) if tes else None
-    sem = te / math.sqrt(min(ks)) if te is not None else None
-    cands = [(mdc95(sem), "within-session trials"), (mdc95(pub_sem), "published SEM")]
-    cands = [c for c in cands if c[0] is not None]
-    mdc, src = max(cands) if cands else (None, None)
+    with_te = [s for s in (a, b) if s["typical_error"] is not None]
+    te = pooled_typical_error([s["typical_error"] for s in with_te])
+    sem = te / math.sqrt(min(s["k"] for s in with_te)) if te is not None else None
+    mdc, src = larger_mdc95(sem, pub_sem)
     d = DIRECTIONS.get(measure, 0)
     return {"previous": a["mean"], "current": b["mean"], "change": change,
             "typical_error": te, "sem": sem, "mdc95": mdc, "mdc_source": src,
