@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import click
-from flask import Flask, current_app, g
+from flask import Flask, abort, current_app, g
 from flask.cli import with_appcontext
 from sqlalchemy import create_engine, event, func, select
 from sqlalchemy.engine import Engine
@@ -108,6 +108,14 @@ def get_db() -> Session:
     return g.db_session
 
 
+def get_or_404(model, ident, *, description: str | None = None):
+    """The ``model`` row with primary key ``ident`` from :func:`get_db`, else abort with 404."""
+    row = get_db().get(model, ident)
+    if row is None:
+        abort(404, description=description)
+    return row
+
+
 def _close_session(_exc=None) -> None:
     s = g.pop("db_session", None)
     if s is not None:
@@ -155,5 +163,5 @@ def create_admin_command(username: str, password: str) -> None:
     click.echo(f"created admin {username}")
 
 
-__all__ = ["Base", "Database", "init_app", "get_db", "database", "upgrade", "make_engine",
+__all__ = ["Base", "Database", "init_app", "get_db", "get_or_404", "database", "upgrade", "make_engine",
            "create_clinician", "user_count"]

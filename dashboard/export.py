@@ -20,9 +20,10 @@ from flask import Blueprint, Response, abort, current_app, jsonify
 
 from dashboard import recordings
 from dashboard.auth import clinic_gate
+from dashboard.db import get_or_404
 from dashboard.models import Trial
 from dashboard.recordings import RAW_COLUMNS
-from dashboard.trials import _trial_json, _trial_or_404, load_samples
+from dashboard.trials import _trial_json, load_samples
 from rig.plate import SAMPLE_COLUMNS
 
 bp = Blueprint("export", __name__)
@@ -64,7 +65,7 @@ def _load(t: Trial):
 @bp.route("/trials/<int:trial_id>/export.csv")
 def trial_csv(trial_id: int):
     from flask import request
-    t = _trial_or_404(trial_id)
+    t = get_or_404(Trial, trial_id)
     kind = request.args.get("kind", "calibrated")
     if kind == "recording":
         blob = recordings.read_bytes(current_app.config["STEPPLATE_DATA_DIR"], t.recording_path, t.recording_sha256)
@@ -83,7 +84,7 @@ def trial_csv(trial_id: int):
 
 @bp.route("/trials/<int:trial_id>/export.json")
 def trial_json(trial_id: int):
-    t = _trial_or_404(trial_id)
+    t = get_or_404(Trial, trial_id)
     columns, arr = _load(t)
     clean = lambda a: [[None if not math.isfinite(v) else float(v) for v in r] for r in a]  # noqa: E731
     doc = {"trial": _trial_json(t), "patient": {"code": t.session.patient.code,
@@ -154,7 +155,7 @@ def _plate_half_sizes_mm() -> tuple[float, float]:
 
 @bp.route("/trials/<int:trial_id>/export.c3d")
 def trial_c3d(trial_id: int):
-    t = _trial_or_404(trial_id)
+    t = get_or_404(Trial, trial_id)
     columns, arr = _load(t)
     a, b = _plate_half_sizes_mm()
     return _attachment(c3d_bytes(t, columns, arr, a, b), "application/octet-stream", _name(t, "c3d"))

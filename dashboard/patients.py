@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
 from dashboard import measures, protocols, units
 from dashboard.auth import clinic_gate, role_required
-from dashboard.db import get_db
+from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient, Trial
 from dashboard.settings import get_setting
 
@@ -42,13 +42,6 @@ class NewSessionForm(FlaskForm):
     def __init__(self, *a, **kw):
         super().__init__(*a, **kw)
         self.protocol.choices = [(p.name, p.title) for p in protocols.available()]
-
-
-def _patient_or_404(patient_id: int) -> Patient:
-    p = get_db().get(Patient, patient_id)
-    if p is None:
-        abort(404)
-    return p
 
 
 @bp.route("/")
@@ -85,7 +78,7 @@ def create():
 @bp.route("/<int:patient_id>/edit", methods=["GET", "POST"])
 def edit(patient_id: int):
     db = get_db()
-    p = _patient_or_404(patient_id)
+    p = get_or_404(Patient, patient_id)
     form = PatientForm(obj=p)
     if form.validate_on_submit():
         code = form.code.data.strip()
@@ -104,7 +97,7 @@ def edit(patient_id: int):
 @bp.route("/<int:patient_id>/notes", methods=["POST"])
 def add_note(patient_id: int):
     db = get_db()
-    p = _patient_or_404(patient_id)
+    p = get_or_404(Patient, patient_id)
     form = NoteForm()
     if form.validate_on_submit():
         db.add(Note(patient_id=p.id, clinician_id=current_user.id, text=form.text.data))
@@ -118,7 +111,7 @@ def add_note(patient_id: int):
 @bp.route("/<int:patient_id>/sessions", methods=["POST"])
 def new_session(patient_id: int):
     db = get_db()
-    p = _patient_or_404(patient_id)
+    p = get_or_404(Patient, patient_id)
     form = NewSessionForm()
     if not form.validate_on_submit():
         abort(400)
@@ -260,7 +253,7 @@ def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 
 @bp.route("/<int:patient_id>")
 def detail(patient_id: int):
     db = get_db()
-    p = _patient_or_404(patient_id)
+    p = get_or_404(Patient, patient_id)
     sessions = db.execute(
         select(ClinicSession, func.count(Trial.id))
         .outerjoin(Trial, Trial.session_id == ClinicSession.id)
@@ -279,7 +272,7 @@ def detail(patient_id: int):
 
 @bp.route("/<int:patient_id>/history.json")
 def history_json(patient_id: int):
-    p = _patient_or_404(patient_id)
+    p = get_or_404(Patient, patient_id)
     hist = history(p)
     for tr in hist["trends"]:
         for s in tr["sides"].values():
@@ -337,7 +330,7 @@ def export_zip(patient_id: int):
     import zipfile
 
     from flask import Response, current_app
-    p = _patient_or_404(patient_id)
+    p = get_or_404(Patient, patient_id)
     doc = patient_document(p)
     data_dir = current_app.config["STEPPLATE_DATA_DIR"]
     buf = io.BytesIO()
@@ -372,7 +365,7 @@ def delete(patient_id: int):
 
     from dashboard import audit
     db = get_db()
-    p = _patient_or_404(patient_id)
+    p = get_or_404(Patient, patient_id)
     form = DeleteForm()
     if form.validate_on_submit():
         if form.confirm.data.strip() != p.code:

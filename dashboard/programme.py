@@ -35,7 +35,7 @@ from flask_login import current_user
 from sqlalchemy import select
 
 from dashboard.auth import admin_required, clinic_gate, public
-from dashboard.db import get_db
+from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Patient, Trial
 from dashboard.programme_models import LOG_SOURCES, ClinicExercise, Programme, ProgrammeLog, ShareLink, TrainingSet
 from rig.plate import G
@@ -88,13 +88,6 @@ def library() -> dict:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("ascii")).hexdigest()
-
-
-def _programme_or_404(programme_id: int) -> Programme:
-    p = get_db().get(Programme, programme_id)
-    if p is None:
-        abort(404)
-    return p
 
 
 def plan_of(p: Programme) -> tuple[Block, dict]:
@@ -314,9 +307,7 @@ def set_timezone():
 @bp.get("/patient/<int:patient_id>")
 def patient_programmes(patient_id: int):
     db = get_db()
-    pt = db.get(Patient, patient_id)
-    if pt is None:
-        abort(404)
+    pt = get_or_404(Patient, patient_id)
     progs = db.scalars(select(Programme).where(Programme.patient_id == pt.id).order_by(Programme.start_date.desc())).all()
     today = local_date(now_utc(), clinic_timezone())
     return render_template("programme/patient.html", patient=pt, programmes=progs, today=today,
@@ -326,9 +317,7 @@ def patient_programmes(patient_id: int):
 @bp.post("/patient/<int:patient_id>/assign")
 def assign(patient_id: int):
     db = get_db()
-    pt = db.get(Patient, patient_id)
-    if pt is None:
-        abort(404)
+    pt = get_or_404(Patient, patient_id)
     f = request.form
     tz = clinic_timezone()
     try:
@@ -362,7 +351,7 @@ def assign(patient_id: int):
 
 @bp.get("/<int:programme_id>")
 def detail(programme_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     block, ex = plan_of(p)
     adh = programme_adherence(p)
     cur = adh["current_week"] or (1 if not adh["finished"] else block.weeks)
@@ -376,7 +365,7 @@ def detail(programme_id: int):
 
 @bp.post("/<int:programme_id>/log")
 def log_session(programme_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     source = request.form.get("source", "home")
     if source not in LOG_SOURCES:
         abort(400)
@@ -397,10 +386,10 @@ def log_session(programme_id: int):
 
 @bp.post("/<int:programme_id>/log/<int:log_id>/delete")
 def delete_log(programme_id: int, log_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     db = get_db()
-    lg = db.get(ProgrammeLog, log_id)
-    if lg is None or lg.programme_id != p.id:
+    lg = get_or_404(ProgrammeLog, log_id)
+    if lg.programme_id != p.id:
         abort(404)
     db.delete(lg)
     db.commit()
@@ -409,7 +398,7 @@ def delete_log(programme_id: int, log_id: int):
 
 @bp.post("/<int:programme_id>/end")
 def end(programme_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     p.status = "ended"
     p.ended_at = now_utc()
     for link in p.links:                       # ending a block closes its patient links too
@@ -421,7 +410,7 @@ def end(programme_id: int):
 
 @bp.post("/<int:programme_id>/tests")
 def choose_tests(programme_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     db = get_db()
     for field in ("baseline_session_id", "retest_session_id"):
         raw = request.form.get(field, "")
@@ -438,7 +427,7 @@ def choose_tests(programme_id: int):
 
 @bp.post("/<int:programme_id>/links")
 def create_link(programme_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     if p.status != "active":
         abort(409)
     try:
@@ -462,10 +451,10 @@ def create_link(programme_id: int):
 
 @bp.post("/<int:programme_id>/links/<int:link_id>/revoke")
 def revoke_link(programme_id: int, link_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     db = get_db()
-    link = db.get(ShareLink, link_id)
-    if link is None or link.programme_id != p.id:
+    link = get_or_404(ShareLink, link_id)
+    if link.programme_id != p.id:
         abort(404)
     link.revoked_at = link.revoked_at or now_utc()
     db.commit()
@@ -475,19 +464,19 @@ def revoke_link(programme_id: int, link_id: int):
 
 @bp.get("/<int:programme_id>/sheet")
 def sheet_page(programme_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     return render_template("programme/sheet.html", s=sheet(p), p=p, share_url=None, qr=None, clinic=True)
 
 
 @bp.get("/<int:programme_id>/outcome.json")
 def outcome_json(programme_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     return jsonify(programme_outcome(p.patient_id, p.id))
 
 
 @bp.get("/<int:programme_id>/train")
 def train(programme_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     block, ex = plan_of(p)
     plate = [e for e in ex.values() if e.plate]
     eid = request.args.get("exercise") or (plate[0].id if plate else None)
@@ -511,7 +500,7 @@ def train(programme_id: int):
 
 @bp.post("/<int:programme_id>/sets")
 def store_set(programme_id: int):
-    p = _programme_or_404(programme_id)
+    p = get_or_404(Programme, programme_id)
     _block, ex = plan_of(p)
     body = request.get_json(silent=True) or {}
     e = ex.get(body.get("exercise_id"))

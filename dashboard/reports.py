@@ -16,7 +16,7 @@ import math
 from datetime import datetime, timezone
 
 import numpy as np
-from flask import Blueprint, Response, abort, request
+from flask import Blueprint, Response, request
 from matplotlib.backends.backend_pdf import FigureCanvasPdf, PdfPages
 from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
@@ -24,7 +24,7 @@ from sqlalchemy import select
 
 from dashboard import measures, recordings, units
 from dashboard.auth import clinic_gate
-from dashboard.db import get_db
+from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient
 from dashboard.patients import SIDE_COLOURS, history
 from dashboard.settings import get_setting
@@ -217,9 +217,7 @@ def _pdf_response(data: bytes, filename: str) -> Response:
 @bp.route("/patients/<int:patient_id>/report.pdf")
 def patient_report(patient_id: int):
     db = get_db()
-    p = db.get(Patient, patient_id)
-    if p is None:
-        abort(404)
+    p = get_or_404(Patient, patient_id)
     last = db.scalar(select(ClinicSession).where(ClinicSession.patient_id == p.id)
                      .order_by(ClinicSession.started_at.desc()).limit(1))
     referral = request.args.get("referral") == "1"
@@ -229,7 +227,5 @@ def patient_report(patient_id: int):
 
 @bp.route("/sessions/<int:session_id>/report.pdf")
 def session_report(session_id: int):
-    s = get_db().get(ClinicSession, session_id)
-    if s is None:
-        abort(404)
+    s = get_or_404(ClinicSession, session_id)
     return _pdf_response(build_pdf(s.patient, s, trends=False), f"stepplate_{s.patient.code}_session{s.id}.pdf")

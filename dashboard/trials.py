@@ -35,7 +35,7 @@ from wtforms.validators import Length
 
 from dashboard import measures, protocols, recordings, units
 from dashboard.auth import clinic_gate
-from dashboard.db import get_db
+from dashboard.db import get_db, get_or_404
 from dashboard.models import SIDES, ClinicSession, Result, Trial
 from rig.plate import SAMPLE_COLUMNS
 from rig.protocols.analysis import CUES_KEY, STEPDOWN_BEATS_PER_CUE, cue_period_s, cues_from_metadata
@@ -105,20 +105,6 @@ class EmptyForm(FlaskForm):
 
 def data_dir() -> str:
     return current_app.config["STEPPLATE_DATA_DIR"]
-
-
-def _session_or_404(session_id: int) -> ClinicSession:
-    s = get_db().get(ClinicSession, session_id)
-    if s is None:
-        abort(404)
-    return s
-
-
-def _trial_or_404(trial_id: int) -> Trial:
-    t = get_db().get(Trial, trial_id)
-    if t is None:
-        abort(404)
-    return t
 
 
 def plate_meta(rate_hz: float) -> dict:
@@ -210,7 +196,7 @@ def left_right(session: ClinicSession) -> list[dict]:
 @bp.route("/sessions/<int:session_id>", methods=["GET", "POST"])
 def session_detail(session_id: int):
     db = get_db()
-    s = _session_or_404(session_id)
+    s = get_or_404(ClinicSession, session_id)
     form = SessionNotesForm(obj=s)
     if form.validate_on_submit():
         s.notes = form.notes.data or ""
@@ -224,7 +210,7 @@ def session_detail(session_id: int):
 
 @bp.route("/sessions/<int:session_id>/run")
 def run(session_id: int):
-    s = _session_or_404(session_id)
+    s = get_or_404(ClinicSession, session_id)
     proto = protocols.get(s.protocol)
     if proto is None:
         abort(404)
@@ -238,7 +224,7 @@ def run(session_id: int):
 
 @bp.route("/trials/<int:trial_id>")
 def trial_detail(trial_id: int):
-    t = _trial_or_404(trial_id)
+    t = get_or_404(Trial, trial_id)
     results = t.result_map()
     order = [k for k in measures.HEADLINE if k in results] + sorted(k for k in results if k not in measures.HEADLINE)
     return render_template("trials/trial.html", t=t, s=t.session, patient=t.session.patient,
@@ -249,7 +235,7 @@ def trial_detail(trial_id: int):
 @bp.route("/trials/<int:trial_id>/redo", methods=["POST"])
 def redo(trial_id: int):
     db = get_db()
-    t = _trial_or_404(trial_id)
+    t = get_or_404(Trial, trial_id)
     if not EmptyForm().validate_on_submit():
         abort(400)
     t.status = "redo"
@@ -274,7 +260,7 @@ def _trial_json(t: Trial) -> dict:
 
 @bp.route("/api/sessions/<int:session_id>/trials", methods=["POST"])
 def api_create_trial(session_id: int):
-    s = _session_or_404(session_id)
+    s = get_or_404(ClinicSession, session_id)
     try:
         if request.files.get("file"):
             columns, samples, file_meta = recordings.decode(request.files["file"].read())
@@ -312,7 +298,7 @@ def api_create_trial(session_id: int):
 
 @bp.route("/api/sessions/<int:session_id>/trials/record", methods=["POST"])
 def api_record_trial(session_id: int):
-    s = _session_or_404(session_id)
+    s = get_or_404(ClinicSession, session_id)
     body = request.get_json(silent=True) or {}
     side = body.get("side", "both")
     try:
@@ -343,12 +329,12 @@ def api_record_trial(session_id: int):
 
 @bp.route("/api/trials/<int:trial_id>")
 def api_trial(trial_id: int):
-    return jsonify(_trial_json(_trial_or_404(trial_id)))
+    return jsonify(_trial_json(get_or_404(Trial, trial_id)))
 
 
 @bp.route("/api/trials/<int:trial_id>/samples")
 def api_trial_samples(trial_id: int):
-    t = _trial_or_404(trial_id)
+    t = get_or_404(Trial, trial_id)
     try:
         max_points = max(10, min(int(request.args.get("max_points", 2000)), 100_000))
     except ValueError:
