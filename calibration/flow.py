@@ -25,6 +25,7 @@ import numpy as np
 from calibration import model as M
 from calibration.fileformat import FORMAT, VERSION, validate
 from calibration.grid import grid_positions
+from rig.acquire import nominal_force_model as nominal_model  # the datasheet model, one definition
 from calibration.sampler import NotStable, Sampler, measure, settle
 from rig import __version__
 from rig.frame import CORNERS
@@ -78,12 +79,6 @@ def gain_positions(geometry) -> list[tuple[str, float, float]]:
     """Over each cell (as marked on the template) and the centre."""
     out = [(c.upper(), geometry.cell_x_m[i] * 1000, geometry.cell_y_m[i] * 1000) for i, c in enumerate(CORNERS)]
     return out + [("C", 0.0, 0.0)]
-
-
-def nominal_model(config) -> ForceModel:
-    p = config.plate
-    return ForceModel.nominal(config.geometry(), p.cell_capacity_kg, p.cell_sensitivity_mv_v,
-                              config.hx711.gain, p.min_fz_n)
 
 
 @dataclass
