@@ -23,7 +23,7 @@ from dashboard.auth import clinic_gate
 from dashboard.db import get_or_404
 from dashboard.models import Trial
 from dashboard.recordings import RAW_COLUMNS
-from dashboard.trials import _trial_json, load_samples
+from dashboard.trials import _trial_json, data_dir, load_samples
 from rig.plate import SAMPLE_COLUMNS
 
 bp = Blueprint("export", __name__)
@@ -68,7 +68,7 @@ def trial_csv(trial_id: int):
     t = get_or_404(Trial, trial_id)
     kind = request.args.get("kind", "calibrated")
     if kind == "recording":
-        blob = recordings.read_bytes(current_app.config["STEPPLATE_DATA_DIR"], t.recording_path, t.recording_sha256)
+        blob = recordings.read_bytes(data_dir(), t.recording_path, t.recording_sha256)
         return _attachment(blob, "text/csv", _name(t, "csv", "recording"))
     columns, arr = _load(t)
     if kind == "calibrated":

@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from wtforms import FloatField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
-from dashboard import measures, protocols, units
+from dashboard import measures, protocols, trials, units
 from dashboard.auth import clinic_gate, role_required
 from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient, Trial
@@ -329,10 +329,10 @@ def export_zip(patient_id: int):
     import json
     import zipfile
 
-    from flask import Response, current_app
+    from flask import Response
     p = get_or_404(Patient, patient_id)
     doc = patient_document(p)
-    data_dir = current_app.config["STEPPLATE_DATA_DIR"]
+    data_dir = trials.data_dir()
     buf = io.BytesIO()
     missing = []
     with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
@@ -361,8 +361,6 @@ def delete(patient_id: int):
     """Admin only: delete the patient, their sessions, trials, results, notes and recording files."""
     import logging
 
-    from flask import current_app
-
     from dashboard import audit
     db = get_db()
     p = get_or_404(Patient, patient_id)
@@ -371,7 +369,7 @@ def delete(patient_id: int):
         if form.confirm.data.strip() != p.code:
             form.confirm.errors.append("the ID does not match: nothing was deleted")
         else:
-            data_dir = current_app.config["STEPPLATE_DATA_DIR"]
+            data_dir = trials.data_dir()
             files = []
             for s in p.sessions:
                 for t in s.trials:
