@@ -11,7 +11,7 @@ $(VENV)/.installed: pyproject.toml setup.py
 	$(PY) -m pip install -q -e '.[test]'
 	touch $@
 
-# Rebuild the compiled core whenever rig/_core.pyx changed (no-op otherwise).
+# Rebuild the compiled core whenever rig/signal/_core.pyx changed (no-op otherwise).
 build: $(VENV)/.installed
 	$(PY) setup.py -q build_ext --inplace
 
@@ -19,10 +19,10 @@ demo: build
 	$(VENV)/bin/rig demo
 
 test: build
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q -n auto --durations=20
 
 bench: build
 	$(PY) -m bench
 
 clean:
-	rm -rf build rig/_core.c rig/_core*.so
+	rm -rf build rig/signal/_core.c rig/signal/_core*.so

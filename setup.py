@@ -1,12 +1,12 @@
-"""Build the compiled core (rig._core) with Cython; metadata lives in pyproject.toml."""
+"""Build the compiled core (rig.signal._core) with Cython; metadata lives in pyproject.toml."""
 import numpy
 from Cython.Build import cythonize
 from setuptools import Extension, setup
 
 extensions = [
     Extension(
-        "rig._core",
-        ["rig/_core.pyx"],
+        "rig.signal._core",
+        ["rig/signal/_core.pyx"],
         include_dirs=[numpy.get_include()],
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
         extra_compile_args=["-O3"],

@@ -10,8 +10,8 @@ import time
 
 import numpy as np
 
-from rig import _core, reference
-from rig.plate import ForceModel, PlateGeometry
+from rig.signal import _core, reference
+from rig.signal.plate import ForceModel, PlateGeometry
 
 N = 100_000
 N_PY = 10_000
@@ -64,8 +64,8 @@ def main() -> None:
     py_args = (counts[:N_PY],) + args[1:]
     t_py = best(python_loop, *py_args, repeats=3) / N_PY
     print(f"counts -> forces, Fz, COP; n = {N} samples (plain Python: {N_PY}), best of {REPEATS}")
-    print(f"  compiled core (rig._core)      {t_core * 1e9:9.1f} ns/sample   1.0x")
-    print(f"  NumPy reference (rig.reference){t_ref * 1e9:9.1f} ns/sample   {t_ref / t_core:5.1f}x slower")
+    print(f"  compiled core (rig.signal._core)      {t_core * 1e9:9.1f} ns/sample   1.0x")
+    print(f"  NumPy reference (rig.signal.reference){t_ref * 1e9:9.1f} ns/sample   {t_ref / t_core:5.1f}x slower")
     print(f"  plain-Python loop              {t_py * 1e9:9.1f} ns/sample   {t_py / t_core:5.1f}x slower")
     print(f"  one 80 Hz second (80 samples), compiled: {t_core * 80 * 1e6:.1f} µs")
 

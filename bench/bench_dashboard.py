@@ -63,7 +63,7 @@ def seed_two_years(app, weeks=104, trials_per_side=3):
 
 
 def bench_patient_page(tmp: Path) -> dict:
-    from rig.ipc import FakeLiveSource
+    from rig.acquire.ipc import FakeLiveSource
     from dashboard import create_app
     app = create_app({"SECRET_KEY": "b", "LIVE_SOURCE": FakeLiveSource({}), "INSTANCE_PATH": str(tmp / "inst"),
                       "DATABASE_URL": f"sqlite:///{tmp / 'bench.db'}", "WTF_CSRF_ENABLED": False})
@@ -125,9 +125,9 @@ def bench_latency(viewers_list=(1, 5, 20), seconds=6.0, threads=None, batch_ms=N
     from waitress.server import create_server
     from dashboard import create_app
     from dashboard.live import waitress_threads
-    from rig.acquire import build_acquisition
+    from rig.acquire.service import build_acquisition
     from rig.config import Config
-    from rig.ipc import InProcessLiveSource
+    from rig.acquire.ipc import InProcessLiveSource
     results = {}
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Config().validate()

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import time
 
-from rig.gpio.base import VirtualClock
-from rig.gpio.sim import SimBus
-from rig.hx711 import HX711Array
+from rig.hw.gpio.base import VirtualClock
+from rig.sim.gpio import SimBus
+from rig.hw.hx711 import HX711Array
 from rig.sim.chip import EmulatedHX711, volts_for_code
 
 FRAMES = 3000

@@ -12,7 +12,9 @@ from pathlib import Path
 
 import numpy as np
 
-from rig import core, metrics, reference
+from rig.signal import core, reference
+
+from rig.analysis import metrics
 
 VALIDATION = Path(__file__).resolve().parent.parent.parent / "shared" / "validation"
 

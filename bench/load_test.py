@@ -4,10 +4,10 @@
 
 Loopback only, bounded in time and in requests, stops by itself. Three processes, as on the rig:
 
-* the acquisition: ``python -m rig.acquire --backend sim --socket <tmp>/acquire.sock`` (the
+* the acquisition: ``python -m rig acquire --backend sim --socket <tmp>/acquire.sock`` (the
   simulated plate in real time, exactly what ``rig demo`` starts);
 * the web process: ``python -m bench.load_test --web-child ...``: the app built by
-  ``rig.commands.make_web_app`` (as ``rig serve``) under waitress on 127.0.0.1, ephemeral port,
+  ``rig.cli.web.make_web_app`` (as ``rig serve``) under waitress on 127.0.0.1, ephemeral port,
   ``dashboard.live.waitress_threads`` threads, with its own temporary database and data folder;
 * this process (the "clinic"): creates the admin through ``/auth/setup``, logs in, creates a
   patient and a session through the forms (real CSRF), connects N SSE viewers to
@@ -168,7 +168,7 @@ def clinic_setup(http: Http) -> tuple[int, str]:
 
 class Witness:
     def __init__(self, sock: Path):
-        from rig.ipc import Client
+        from rig.acquire.ipc import Client
         self.client = Client(sock, reconnect=False)
         self.t_s = array("d")
         self.seqs = array("q")
@@ -328,8 +328,7 @@ def web_child(sock: str, data: str, portfile: str) -> None:
     from waitress.server import create_server
 
     from dashboard.live import waitress_threads
-    import rig.cli  # noqa: F401 - rig.cli and rig.commands import each other; rig.cli first, as `rig serve` does
-    from rig.commands import make_web_app
+    from rig.cli.web import make_web_app
     from rig.config import Config
     logging.basicConfig(level=logging.WARNING)
     app = make_web_app(Config().validate(), sock, data_dir=data)
@@ -377,7 +376,7 @@ def _slope(ts, ys):
 # --- the run --------------------------------------------------------------------------------------
 
 def run(minutes: float = 10.0, viewers: int = 20, log=print) -> dict:
-    from rig.ipc import server_running
+    from rig.acquire.ipc import server_running
     seconds = minutes * 60.0
     root = Path(__file__).resolve().parent.parent
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(root), os.environ.get("PYTHONPATH")])))
@@ -385,7 +384,7 @@ def run(minutes: float = 10.0, viewers: int = 20, log=print) -> dict:
         tmp = Path(tmpd)
         sock, data, portfile = tmp / "acquire.sock", tmp / "data", tmp / "web.port"
         logs = {n: open(tmp / f"{n}.log", "wb") for n in ("acquire", "web")}
-        acq = subprocess.Popen([sys.executable, "-m", "rig.acquire", "--backend", "sim", "--socket", str(sock)],
+        acq = subprocess.Popen([sys.executable, "-m", "rig", "acquire", "--backend", "sim", "--socket", str(sock)],
                                cwd=root, env=env, stdout=logs["acquire"], stderr=subprocess.STDOUT)
         web = None
         witness = None

@@ -1,7 +1,7 @@
 """Calibration: tare, per-cell gain, grid COP calibration, zero tracking; file format.
 
 ``load_force_model(path, config)`` turns a calibration file into the
-:class:`rig.plate.ForceModel` that acquisition uses. See docs/calibration.md.
+:class:`rig.signal.plate.ForceModel` that acquisition uses. See docs/calibration.md.
 
 (Modules inside this package import from ``calibration.loader`` rather than from here, so they
 also work where an old editable install still treats ``calibration`` as a namespace package.)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
 import tempfile
 from datetime import datetime, timedelta, timezone
 from pathlib import Path

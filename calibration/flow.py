@@ -25,11 +25,12 @@ import numpy as np
 from calibration import model as M
 from calibration.fileformat import FORMAT, VERSION, validate
 from calibration.grid import grid_positions
-from rig.acquire import nominal_force_model as nominal_model  # the datasheet model, one definition
+from rig.constants import CORNER_NAMES
+from rig.signal.plate import nominal_force_model as nominal_model  # the datasheet model, one definition
 from calibration.sampler import NotStable, Sampler, measure, settle
 from rig import __version__
-from rig.frame import CORNERS
-from rig.plate import G, ForceModel
+from rig.constants import CORNERS
+from rig.signal.plate import G, ForceModel
 
 #: Pass/fail limits stated to the clinician (held-out errors where a grid was measured).
 LIMITS = {
@@ -45,7 +46,6 @@ LIMITS = {
 LOAD_TOLERANCE = 0.25
 #: Tare is refused if any cell's noise floor (sd) exceeds this (someone touching, vibration).
 TARE_MAX_NOISE_N = 0.5
-CORNER_NAMES = {"fl": "front-left", "fr": "front-right", "bl": "back-left", "br": "back-right"}
 GRID_CHOICES = ("none", "3", "5")
 
 

@@ -3,7 +3,7 @@
 One definition, used by the calibration flow (installed with the package, so a Pi has it) and
 by hardware/grid.py, which draws the 1:1 printable templates from it.
 
-Coordinates are the software's plate axes (rig/plate.py): x medio-lateral, right positive;
+Coordinates are the software's plate axes (rig/signal/plate.py): x medio-lateral, right positive;
 y antero-posterior, forward positive; origin at the plate centre (the centre of the four
 cells), in millimetres, as seen by a person standing on the plate facing forward.
 

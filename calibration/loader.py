@@ -25,7 +25,7 @@ def check_plate(cal: dict, config) -> None:
 
 def force_model_from_dict(cal: dict, config=None):
     from calibration.model import PolyCorrection
-    from rig.plate import ForceModel
+    from rig.signal.plate import ForceModel
     if config is not None:
         check_plate(cal, config)
     t = cal["tare"]

@@ -2,7 +2,7 @@
 
 Pure NumPy, no I/O and no hardware: everything here is testable with synthetic counts.
 
-The chain is the same as :class:`rig.plate.ForceModel`::
+The chain is the same as :class:`rig.signal.plate.ForceModel`::
 
     f_j  = (counts_j - offset_j) * n_per_count_j          corner forces, N
     [Fz, Fz·x, Fz·y] = M @ f                               M: 3x4 matrix
@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rig.plate import G, PlateGeometry
+from rig.signal.plate import G, PlateGeometry
 
 #: Polynomial terms (powers of u, v) by degree; u = x/a, v = y/b in the plate's half spacings.
 POLY_TERMS = {

@@ -74,7 +74,7 @@ def settle(sampler: Sampler, n_per_count, tol_n: float, window_s: float = 0.5,
 
 
 class FrameSampler:
-    """Adapter for anything with ``read_frame() -> Frame`` (rig.hx711.HX711Array)."""
+    """Adapter for anything with ``read_frame() -> Frame`` (rig.hw.hx711.HX711Array)."""
 
     def __init__(self, read_frame: Callable, rate_sps: float = 80.0, max_invalid: int = 1000):
         self._read_frame = read_frame
@@ -139,3 +139,15 @@ class ChunkSampler:
         """Forget what was pulled but not read yet (it predates a change on the plate)."""
         self._t = np.empty(0)
         self._c = np.empty((0, 4))
+
+
+@dataclass
+class Session:
+    """Where a calibration's counts come from, and (for the simulator) who moves the mass."""
+
+    sampler: Sampler
+    place: Callable | None = None       #: place(mass_kg, x_m, y_m): the simulated operator
+    clear: Callable | None = None       #: clear(): take everything off
+    close: Callable | None = None
+    description: str = ""
+    sync: Callable | None = None        #: sync(): drop counts read before now (the plate just changed)

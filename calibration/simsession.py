@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rig.plate import G
+from rig.signal.plate import G
 
 
 class SimOperator:
@@ -53,7 +53,7 @@ class SimOperator:
 def operated_rig(config, seed: int = 0, placement_sd_m: float = 0.0, realtime: bool = False, **plate_overrides):
     """(SimRig, SimOperator): `rig.sim.rig.make_sim_rig` on a realistic seeded SimPlate
     (``plate_overrides`` replace drawn imperfections) whose load source is the operator."""
-    from rig.gpio.base import VirtualClock
+    from rig.hw.gpio.base import VirtualClock
     from rig.sim.plate import SimPlate
     from rig.sim.rig import make_sim_rig
 
@@ -73,7 +73,7 @@ def sim_rig(config, seed: int = 0, placement_sd_m: float = 0.0, **plate_override
 
 
 def sim_session(config, seed: int = 0, placement_sd_m: float = 0.0):
-    from calibration.cli import Session
+    from calibration.sampler import Session
     sampler, op, plate, driver = sim_rig(config, seed=seed, placement_sd_m=placement_sd_m)
     return Session(sampler, place=op.place, clear=op.clear, close=driver.close,
                    description=f"simulated plate (seed {seed})")

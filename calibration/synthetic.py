@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from rig.plate import G
+from rig.signal.plate import G
 
 
 def rigid_shares(cell_x_m, cell_y_m, fz_n, x_m, y_m) -> np.ndarray:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from rig.frame import CORNERS
+from rig.constants import CORNERS
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ class DriftEvent:
 
 @dataclass
 class ZeroTracker:
-    model: object                     #: rig.plate.ForceModel (offsets updated in place)
+    model: object                     #: rig.signal.plate.ForceModel (offsets updated in place)
     rate_sps: float = 80.0
     unloaded_n: float = UNLOADED_N
     stable_s: float = STABLE_S

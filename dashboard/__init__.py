@@ -2,7 +2,7 @@
 
 ``create_app(test_config=None)`` builds the app: defaults, then the instance folder's
 ``config.py`` (or ``test_config``), then the blueprints. Live data comes from a *live source*
-(rig.ipc: ``subscribe(callback) -> unsubscribe``, ``status()``, ``command(name)``) kept in
+(rig.acquire.ipc: ``subscribe(callback) -> unsubscribe``, ``status()``, ``command(name)``) kept in
 ``app.extensions["stepplate_live"]``, never a module global:
 
 * production (``rig serve``): an ``IpcLiveSource`` subscribed to the acquisition process's
@@ -36,7 +36,7 @@ def _secret_key(instance: Path) -> str:
 
 
 def _default_live_source(app: Flask):
-    from rig.ipc import IpcLiveSource
+    from rig.acquire.ipc import IpcLiveSource
     path = app.config.get("RIG_SOCKET")
     if not path:
         from rig.config import load
@@ -49,7 +49,7 @@ def create_app(test_config: dict | None = None, *, settings: dict | None = None)
     ``settings`` are applied on top of the instance config: ``rig serve`` passes the socket,
     the rig config's database and data folder, and the instance folder (``INSTANCE_PATH``,
     ``<data folder>/instance`` unless ``$STEPPLATE_INSTANCE`` says otherwise;
-    ``rig.commands.web_settings``)."""
+    ``rig.cli.acquisition.web_settings``)."""
     instance_path = ((test_config or {}).get("INSTANCE_PATH") or os.environ.get("STEPPLATE_INSTANCE")
                      or (settings or {}).get("INSTANCE_PATH"))
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)

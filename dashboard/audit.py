@@ -16,17 +16,14 @@ from __future__ import annotations
 
 import logging
 
-from flask import Blueprint, Flask, g, render_template, request
+from flask import Flask, g, request
 from flask_login import current_user
 from sqlalchemy import select
 
-from dashboard.auth import role_required
 from dashboard.db import get_db
 from dashboard.models import AUDIT_ACTIONS, AuditEvent, ClinicSession, Clinician, Patient, Trial
 
 log = logging.getLogger(__name__)
-
-bp = Blueprint("audit", __name__, url_prefix="/admin/audit")
 
 #: Endpoints whose successful GET is an export (besides any attachment download).
 EXPORT_ENDPOINTS = frozenset({"export.trial_csv", "export.trial_json", "export.trial_c3d",
@@ -105,33 +102,9 @@ def _after(response):
     return response
 
 
-@bp.route("/")
-@role_required("admin")
-def index():
-    db = get_db()
-    stmt = select(AuditEvent).order_by(AuditEvent.id.desc())
-    patient = request.args.get("patient", "").strip()
-    who = request.args.get("user", "").strip()
-    action = request.args.get("action", "").strip()
-    if patient:
-        if not patient.isdigit() or len(patient) > 12:
-            return render_template("settings/audit.html", events=[], error="patient must be a number",
-                                   actions=AUDIT_ACTIONS, q=request.args), 400
-        stmt = stmt.where(AuditEvent.patient_id == int(patient))
-    if who:
-        stmt = stmt.where(AuditEvent.username == who[:80])
-    if action:
-        if action not in AUDIT_ACTIONS:
-            return render_template("settings/audit.html", events=[], error=f"unknown action {action[:20]!r}",
-                                   actions=AUDIT_ACTIONS, q=request.args), 400
-        stmt = stmt.where(AuditEvent.action == action)
-    events = db.scalars(stmt.limit(500)).all()
-    return render_template("settings/audit.html", events=events, error=None, actions=AUDIT_ACTIONS, q=request.args)
-
-
 def init_app(app: Flask) -> None:
+    """Record every view of patient data (the admin's page over the log: dashboard.audit_log)."""
     app.after_request(_after)
-    app.register_blueprint(bp)
 
 
-__all__ = ["record", "patient_of", "init_app", "bp"]
+__all__ = ["record", "patient_of", "init_app"]

@@ -30,6 +30,7 @@ from sqlalchemy import select
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from dashboard import audit
 from dashboard.db import create_clinician, get_db, user_count
 from dashboard.models import Clinician, LoginThrottle
 
@@ -226,7 +227,6 @@ def login():
     db = get_db()
     if user_count(db) == 0:
         return redirect(url_for("auth.setup"))
-    from dashboard import audit
     form = LoginForm()
     status = 401 if request.method == "POST" else 200
     if form.validate_on_submit():
@@ -260,7 +260,6 @@ def login():
 @bp.route("/logout", methods=["POST"])
 @login_required
 def logout():
-    from dashboard import audit
     audit.record("logout")
     logout_user()
     flash("Logged out.", "info")

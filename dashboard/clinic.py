@@ -56,10 +56,11 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("LIVE_REQUIRES_LOGIN", True)
     # Deny by default (security): every endpoint, including ones added later, needs a login
     # unless it is on dashboard.auth.PUBLIC_ENDPOINTS or marked @public (tests/test_security.py).
-    from dashboard import audit, openapi
+    from dashboard import audit, audit_log, openapi
     from dashboard.auth import require_login
     app.before_request(require_login)
     audit.init_app(app)          # who viewed/exported/deleted which patient's data
+    app.register_blueprint(audit_log.bp)   # the admin's page over that log
     openapi.init_app(app)        # /api/openapi.json, request validation, JSON errors under /api/
 
     from dashboard import units

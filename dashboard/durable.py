@@ -6,7 +6,7 @@ what makes a crash at any instant recoverable:
 1. A ``Trial`` row with ``status="recording"`` is committed *before* any sample is written.
    It names its recording file and the rig that records it (``quality["rig"]``).
 2. Samples from the live source's batches are appended to ``<recording>.partial`` (the
-   recording format's one writer, rig.record.TrialRecorder) and flushed + ``fsync``-ed at
+   recording format's one writer, rig.recording.writer.TrialRecorder) and flushed + ``fsync``-ed at
    least every ``SYNC_EVERY_S`` of sample time or wall time; with batches of 100 ms no more
    than 1 s of samples is ever written-but-not-synced.
 3. At the end: fsync, atomic rename ``.partial`` -> final name, fsync the folder, then the row
@@ -31,7 +31,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import queue
-import re
 import socket
 import time
 from datetime import datetime, timezone
@@ -42,8 +41,9 @@ from flask import Flask
 
 from dashboard import measures, recordings
 from dashboard.models import ClinicSession, Result, Trial
-from rig.io import RecordingError
-from rig.record import PARTIAL, TrialRecorder, metadata_from_hello
+from rig.acquire import health
+from rig.recording.reader import RecordingError
+from rig.recording.writer import PARTIAL, TrialRecorder, metadata_from_hello
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +55,14 @@ FAULT = "recorded_during_fault"     #: the analysis fault of a trial recorded du
 MAX_FAULTS = 10
 
 
-def health_problems(msg: dict) -> list[str]:
-    """The faults a ``health`` message reports: its messages when not ``ok``, minus the
-    advisories (``warnings``) and waiting to tare (a state, not a fault)."""
-    if msg.get("type") != "health" or msg.get("ok") is not False:
-        return []
-    advice = set(msg.get("warnings") or ())
-    return [str(m) for m in msg.get("messages") or ()
-            if m not in advice and not str(m).startswith("waiting to tare")]
-
-
-def _add_faults(known: list[str], new) -> bool:
-    """Add the new messages (a count inside a message does not make it new); True if any."""
-    seen = {re.sub(r"\d+(\.\d+)?", "N", m) for m in known}
+def _add_faults(known: list[str], seen: set, report: dict) -> bool:
+    """Add the faults of a health report that are new (a fault is its code and chip: the same
+    fault with another count in its wording is not new); True if any was added."""
     added = False
-    for m in new:
-        key = re.sub(r"\d+(\.\d+)?", "N", m)
+    for p in health.faults(report):
+        key = (p.get("code"), p.get("chip"))
         if key not in seen and len(known) < MAX_FAULTS:
-            known.append(m)
+            known.append(str(p.get("message", "")))
             seen.add(key)
             added = True
     return added
@@ -98,7 +88,7 @@ def rig_id(app: Flask) -> str:
 
 
 class PartialWriter(TrialRecorder):
-    """The live trial's ``<final>.partial``: rig.record's writer (one format), keeping the
+    """The live trial's ``<final>.partial``: rig.recording.writer's writer (one format), keeping the
     stream time (``t0_s=0``), fsynced at least every ``sync_every_s`` (sample time or wall
     time). ``synced_rows``/``synced_bytes``: what the last fsync made durable (the kill test
     reads them through ``on_sync``)."""
@@ -117,7 +107,7 @@ class PartialWriter(TrialRecorder):
 
 
 def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None = None) -> Trial:
-    """Checksum the finished file, analyse it (rig.protocols.analysis; a failure is stored and
+    """Checksum the finished file, analyse it (rig.analysis.protocols.analysis; a failure is stored and
     shown, never raised), commit the row."""
     path = data_dir / trial.recording_path
     blob = path.read_bytes()
@@ -196,12 +186,13 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
             on_sync=on_sync)
         t0 = None
         faults: list[str] = []                           # what the health reported during the trial
+        fault_keys: set = set()                          # (code, chip) of each of them
         last_samples = time.monotonic()
         while True:                                      # 2. samples, fsynced every <= 0.9 s
             if msg.get("type") == "disconnected":
                 reason = "acquisition disconnected"
                 break
-            if msg.get("type") == "health" and _add_faults(faults, health_problems(msg)):
+            if msg.get("type") == "health" and _add_faults(faults, fault_keys, msg):
                 trial.quality = {**(trial.quality or {}), FAULTS_KEY: list(faults)}
                 db.commit()                              # kept even if the web process dies
             if msg.get("type") == "batch":
@@ -237,7 +228,7 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
 
 def _cue_meta(cues, t0: float, seconds: float) -> dict:
     """``cues_s`` (and ``cues_note`` when some fall outside the recording) for the header."""
-    from rig.protocols.analysis import CUES_KEY
+    from rig.analysis.protocols.analysis import CUES_KEY
     keep = [float(c) for c in cues if t0 - 1e-9 <= c <= t0 + seconds + 1e-9]
     out = {CUES_KEY: ",".join(f"{c:.4f}" for c in keep)} if keep else {}   # none left: the blind detector
     if len(keep) < len(cues):
@@ -266,7 +257,7 @@ def _readable_or_empty(path: Path, trial: Trial) -> None:
 
 def recover(app: Flask) -> list[int]:
     """Finish this rig's interrupted recordings; returns the ids of the trials marked interrupted."""
-    from rig.record import recover as finish_partial
+    from rig.recording.writer import recover as finish_partial
     from dashboard.db import database
     data_dir = Path(app.config["STEPPLATE_DATA_DIR"])
     me = rig_id(app)

@@ -24,7 +24,7 @@ from dashboard.db import get_or_404
 from dashboard.models import Trial
 from dashboard.recordings import RAW_COLUMNS
 from dashboard.trials import _trial_json, data_dir, load_samples
-from rig.plate import SAMPLE_COLUMNS
+from rig.signal.plate import SAMPLE_COLUMNS
 
 bp = Blueprint("export", __name__)
 bp.before_request(clinic_gate)

@@ -6,7 +6,7 @@ docs/live-stream.md: an unnamed ``message`` with the samples since the last one,
 second; a comment line as keep-alive; ``retry: 2000``), ``POST /api/live/tare``.
 
 ``/api/live/stream?protocol=<id>`` (the run page) also gets the events of the protocol's
-causal event detector (``rig.events.EventDetector``, mode = the protocol's kind) run on the
+causal event detector (``rig.analysis.events.EventDetector``, mode = the protocol's kind) run on the
 batches in this process (never in the acquisition): one detector per protocol run, shared by
 every stream that watches that run (:class:`EventHub`), created fresh when the first of them
 opens and dropped when the last closes. Confirmed events (foot lift, touch-down, landing
@@ -26,7 +26,7 @@ import time
 
 from flask import Blueprint, Response, abort, current_app, jsonify, render_template, request
 
-from rig.ipc import DropOldestQueue
+from rig.acquire.ipc import DropOldestQueue
 
 bp = Blueprint("live", __name__)
 
@@ -76,7 +76,7 @@ class EventHub:
         self.runs: dict = {}
 
     def watch(self, live, kind: str, body_weight_n: float | None, callback):
-        from rig.events import EventDetector
+        from rig.analysis.events import EventDetector
         key = (kind, body_weight_n)
         with self.lock:
             run = self.runs.get(key)
@@ -116,7 +116,7 @@ def _run_kind() -> tuple[str, float | None] | None:
     pid = request.args.get("protocol")
     if not pid:
         return None
-    from rig.protocols import ProtocolError, get
+    from rig.analysis.protocols import ProtocolError, get
     try:
         proto = get(pid)
     except (KeyError, ProtocolError, ValueError):

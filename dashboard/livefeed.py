@@ -1,4 +1,4 @@
-"""How the clinic pages reach the live source (the acquisition's batches; see rig.ipc).
+"""How the clinic pages reach the live source (the acquisition's batches; see rig.acquire.ipc).
 
 The app factory injects the live source object; this module only finds it. Trials are
 recorded from its ``batch`` messages by dashboard.durable.record_trial; the live view,

@@ -1,7 +1,7 @@
 """A trial's analysis for the dashboard, and "real change" over weeks.
 
 The science is not here: a stored trial is analysed by the protocols' own analysis
-(``rig.protocols.analysis.analyse_trial``: events → the protocol's scored window → its
+(``rig.analysis.protocols.analysis.analyse_trial``: events → the protocol's scored window → its
 measures with unit-named keys, and fault flags), so the dashboard shows exactly what the
 protocol runs and ``rig analyze`` compute. This module adds only what is the dashboard's:
 quality counts for the trial page, the order measures are shown in, the 95 % ellipse the
@@ -19,14 +19,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from rig.flags import Flag
-from rig.plate import G, SAMPLE_COLUMNS
+from rig.hw.flags import Flag
+from rig.signal.plate import G, SAMPLE_COLUMNS
 
 log = logging.getLogger(__name__)
 
 CHI2_95_2DOF = 5.991464547107979  # 95 % quantile of chi-square with 2 degrees of freedom
 
-#: Minimal detectable change (95 %) used when rig.change gives none, per key: (MDC, lower_is_better).
+#: Minimal detectable change (95 %) used when rig.analysis.change gives none, per key: (MDC, lower_is_better).
 #: Placeholders of the order reported for single-leg stance on force plates; a clinic should
 #: set its own on the settings page (MDC = 1.96·√2·SEM from its test-retest data).
 DEFAULT_MDC = {
@@ -40,7 +40,7 @@ DEFAULT_MDC = {
 }
 
 #: Measures shown first (in this order) on trial pages, trends and reports (keys of
-#: rig.protocols.analysis: sway suite for stance protocols, then landing and step-down).
+#: rig.analysis.protocols.analysis: sway suite for stance protocols, then landing and step-down).
 HEADLINE = ("mean_velocity_mm_s", "ellipse95_area_mm2", "path_length_mm", "mean_velocity_ml_mm_s",
             "sd_ml_mm", "rms_ml_mm", "rms_ap_mm", "touch_down_count", "time_to_first_touch_down_s",
             "peak_force_bw", "tts_seq_avg_s", "loading_rate_bw_s", "repetition_count")
@@ -76,7 +76,7 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     """Run the protocol's analysis on a stored trial.
 
     ``meta``: the recording's metadata; a lateral step-down's ``# cues_s:`` line (the run
-    page's metronome, rig.protocols.analysis.cues_from_metadata) makes the analysis cue-guided.
+    page's metronome, rig.analysis.protocols.analysis.cues_from_metadata) makes the analysis cue-guided.
 
     Returns (results, analysis): ``results`` the numeric measures to store (unit-named keys,
     finite floats); ``analysis`` what the pages show: ``{"ok": True, "scored", "faults",
@@ -85,7 +85,7 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     already stored, and the failure is stored and shown instead.
     """
     from dashboard import protocols
-    from rig.protocols.analysis import analyse_trial, cues_from_metadata
+    from rig.analysis.protocols.analysis import analyse_trial, cues_from_metadata
     info = protocols.get(protocol_id)
     if info is None or info._proto is None:
         return {}, {"ok": False, "error": f"analysis failed: unknown protocol {protocol_id!r}"}
@@ -107,7 +107,7 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     d = res.to_dict()
     results = {k: float(v) for k, v in d["measures"].items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
-    return results, {"ok": True, "scored": res.scored, **d}    # the TrialResult (rig.protocols.session reads it)
+    return results, {"ok": True, "scored": res.scored, **d}    # the TrialResult (rig.analysis.protocols.session reads it)
 
 
 def evaluate(samples: np.ndarray, columns, protocol_id: str, side: str | None,
@@ -159,12 +159,12 @@ class ChangeLabel:
 
 
 def mdc_for(key: str, overrides: dict | None = None) -> tuple[float | None, bool]:
-    """(MDC in the key's unit, lower_is_better) from settings overrides, rig.change, defaults."""
+    """(MDC in the key's unit, lower_is_better) from settings overrides, rig.analysis.change, defaults."""
     if overrides and key in overrides:
         v = overrides[key]
         return float(v[0]), bool(v[1])
     try:
-        from rig import change as rig_change
+        from rig.analysis import change as rig_change
         if hasattr(rig_change, "mdc_for"):
             got = rig_change.mdc_for(key)
             if got is not None:

@@ -198,7 +198,7 @@ def validate(value, schema: dict, where: str = "body") -> None:
 def _check_time_column(body: dict) -> None:
     """Every sample needs a finite time: a NaN/None ``t_s`` made a NULL duration and a 500
     (found by tests/test_fuzz_api.py)."""
-    from rig.plate import SAMPLE_COLUMNS
+    from rig.signal.plate import SAMPLE_COLUMNS
     cols = body.get("columns") or list(SAMPLE_COLUMNS)
     if "t_s" not in cols:
         return

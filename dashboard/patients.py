@@ -124,11 +124,11 @@ def new_session(patient_id: int):
 # --- history ---------------------------------------------------------------------------
 
 def _session_summaries(patient: Patient) -> list[tuple]:
-    """(session, summary) in time order: ``rig.protocols.session.summarise_session`` over each
+    """(session, summary) in time order: ``rig.analysis.protocols.session.summarise_session`` over each
     session's accepted ("ok"), analysed trials, as the session page's left/right comparison.
     Trials of both legs at once (side "both", e.g. quiet stance) are summarised as their own
     side: summarise_session knows left/right only, so they go through it as "left"."""
-    from rig.protocols.session import summarise_session
+    from rig.analysis.protocols.session import summarise_session
     db = get_db()
     sessions = db.scalars(select(ClinicSession).where(ClinicSession.patient_id == patient.id)
                           .order_by(ClinicSession.started_at, ClinicSession.id)).all()
@@ -146,15 +146,15 @@ def history(patient: Patient) -> dict:
     """Sessions timeline + per (protocol, side, measure) series with "real change" labels.
 
     Each session's point is the mean of its scored trials per side
-    (``rig.protocols.session.summarise_session``). The first session of a series is its
+    (``rig.analysis.protocols.session.summarise_session``). The first session of a series is its
     baseline; every later session is compared with it by ``compare_sessions`` — the label is
     the protocol code's ("real improvement" / "real decline" / "within noise", direction-aware),
     with the MDC95 from the two sessions' trials or, when larger, from the clinic's MDC for the
-    measure (settings, rig.change, defaults; passed on as a published SEM = MDC / (1.96·√2)).
+    measure (settings, rig.analysis.change, defaults; passed on as a published SEM = MDC / (1.96·√2)).
     The band on the trend is baseline ± that clinic MDC.
     """
-    from rig.change import Z95
-    from rig.protocols.session import compare_sessions
+    from rig.analysis.change import Z95
+    from rig.analysis.protocols.session import compare_sessions
     overrides = get_setting("mdc_overrides", {}) or {}
     # (group, key) -> side -> [(session, summary kind, value)]
     series: dict[tuple[str, str], dict[str, list]] = defaultdict(lambda: defaultdict(list))

@@ -1,6 +1,6 @@
-"""The protocol menu the dashboard offers, from ``rig.protocols`` (defaults + the clinic's
+"""The protocol menu the dashboard offers, from ``rig.analysis.protocols`` (defaults + the clinic's
 files, ``$RIG_PROTOCOLS``). The dashboard only needs id, name, sides, duration, countdown and
-the instructions text per side; the protocol definitions themselves live in rig/protocols/."""
+the instructions text per side; the protocol definitions themselves live in rig/analysis/protocols/."""
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 class ProtocolInfo:
     name: str                   #: protocol id (stored with sessions and trials)
     title: str
-    kind: str                   #: rig.events mode (single_leg_stance, step_down_landing, …)
+    kind: str                   #: rig.analysis.events mode (single_leg_stance, step_down_landing, …)
     sides: tuple[str, ...]      #: "left", "right" or "both"
     duration_s: float
     countdown_s: float
@@ -23,7 +23,7 @@ class ProtocolInfo:
 
 
 def available() -> list[ProtocolInfo]:
-    from rig.protocols import load_protocols
+    from rig.analysis.protocols import load_protocols
     out = []
     for pid, p in sorted(load_protocols().items()):
         out.append(ProtocolInfo(name=pid, title=p.name, kind=p.kind, sides=tuple(p.sides), duration_s=float(p.duration_s),

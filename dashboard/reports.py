@@ -29,7 +29,7 @@ from dashboard.models import ClinicSession, Note, Patient
 from dashboard.patients import SIDE_COLOURS, history
 from dashboard.settings import get_setting
 from dashboard.trials import left_right, load_samples
-from rig.plate import G
+from rig.signal.plate import G
 
 bp = Blueprint("reports", __name__)
 bp.before_request(clinic_gate)
@@ -203,7 +203,7 @@ def build_pdf(patient: Patient, session: ClinicSession | None, referral: bool = 
 def _programme_page(pdf: PdfPages, patient: Patient) -> None:
     """The exercise block's outcome (adherence, retest vs baseline with MDC labels), when the
     patient has a programme."""
-    from dashboard.programme import outcome_figure, programme_outcome
+    from dashboard.programme_views import outcome_figure, programme_outcome
     outcome = programme_outcome(patient.id)
     if outcome["status"] != "no programme":
         _page(pdf, outcome_figure(outcome))

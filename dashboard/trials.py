@@ -37,8 +37,8 @@ from dashboard import measures, protocols, recordings, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import SIDES, ClinicSession, Result, Trial
-from rig.plate import SAMPLE_COLUMNS
-from rig.protocols.analysis import CUES_KEY, STEPDOWN_BEATS_PER_CUE, cue_period_s, cues_from_metadata
+from rig.signal.plate import SAMPLE_COLUMNS
+from rig.analysis.protocols.analysis import CUES_KEY, STEPDOWN_BEATS_PER_CUE, cue_period_s, cues_from_metadata
 
 bp = Blueprint("trials", __name__)
 bp.before_request(clinic_gate)
@@ -91,7 +91,7 @@ def parse_cues(raw, lo: float | None = None, hi: float | None = None, span: floa
 
 
 def cues_meta(cues) -> dict:
-    """The recording metadata line rig.protocols.analysis.cues_from_metadata reads."""
+    """The recording metadata line rig.analysis.protocols.analysis.cues_from_metadata reads."""
     return {CUES_KEY: ",".join(f"{c:.4f}" for c in cues)}
 
 
@@ -172,9 +172,9 @@ def load_samples(trial: Trial) -> tuple[tuple[str, ...], np.ndarray]:
 
 
 def left_right(session: ClinicSession) -> list[dict]:
-    """Left vs right of the session's scored trials: ``rig.protocols.session.summarise_session``
+    """Left vs right of the session's scored trials: ``rig.analysis.protocols.session.summarise_session``
     over their TrialResults (mean per side, limb symmetry index), headline measures first."""
-    from rig.protocols.session import summarise_session
+    from rig.analysis.protocols.session import summarise_session
     results = [tr.quality["analysis"] for tr in session.trials
                if tr.status == "ok" and measures.analysis_summary(tr.quality)["ok"]]
     summary = summarise_session(results)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import functools
 import math
 
-from rig.plate import G
+from rig.signal.plate import G
 
 # suffix -> (factor, display unit); longest suffix wins
 _SUFFIXES = {

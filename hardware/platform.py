@@ -8,7 +8,7 @@ dimensions. SVG user units are millimetres; each cell is a ``<g class="cell">`` 
 from __future__ import annotations
 
 from rig.config import PlateConfig
-from rig.frame import CORNERS
+from rig.constants import CORNER_NAMES, CORNERS
 
 from hardware.grid import GRID_EXTENT_AP_MM, GRID_EXTENT_ML_MM
 from hardware.svg import document, el, line, num, text
@@ -16,7 +16,6 @@ from hardware.svg import document, el, line, num, text
 #: Top board: 18 mm birch plywood, this size; the cells sit this far in from each edge.
 BOARD_MARGIN_ML_MM = 30.0
 BOARD_MARGIN_AP_MM = 30.0
-CORNER_NAMES = {"fl": "front-left", "fr": "front-right", "bl": "back-left", "br": "back-right"}
 
 
 def board_size(plate: PlateConfig) -> tuple[float, float]:

@@ -8,7 +8,7 @@ lines), so the check reads the drawing itself, not this module.
 from __future__ import annotations
 
 from rig.config import GpioConfig
-from rig.frame import CORNERS
+from rig.constants import CORNER_NAMES, CORNERS
 
 from hardware.svg import document, el, line, text
 
@@ -21,7 +21,6 @@ HEADER: dict[int, str] = {
     30: "GND", 31: "BCM6", 32: "BCM12", 33: "BCM13", 34: "GND", 35: "BCM19", 36: "BCM16",
     37: "BCM26", 38: "BCM20", 39: "GND", 40: "BCM21",
 }
-CORNER_NAMES = {"fl": "front-left", "fr": "front-right", "bl": "back-left", "br": "back-right"}
 
 #: Power pins the diagram uses (any 3V3 / 5V / GND pin works).
 PIN_3V3, PIN_5V, PIN_GND = 17, 2, 39

@@ -26,6 +26,8 @@ import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rig.constants import SOCKET_NAME
+
 DEFAULT_PATHS = (Path("/etc/stepplate/rig.toml"),)
 
 #: Longest path a Unix-domain socket can bind to on Linux (sun_path is 108 bytes with the NUL).
@@ -227,7 +229,7 @@ class Config:
         return self
 
     def geometry(self):
-        from rig.plate import PlateGeometry
+        from rig.signal.plate import PlateGeometry
         return PlateGeometry.rectangular(self.plate.cell_spacing_ml_mm / 1000, self.plate.cell_spacing_ap_mm / 1000)
 
     @property
@@ -235,7 +237,7 @@ class Config:
         """The acquisition socket: ``acquisition.socket`` or acquire.sock in the data folder."""
         if self.acquisition.socket:
             return Path(os.path.expanduser(self.acquisition.socket))
-        return self.paths.data_path / "acquire.sock"
+        return self.paths.data_path / SOCKET_NAME
 
 
 def section_names() -> tuple[str, ...]:

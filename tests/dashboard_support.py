@@ -6,8 +6,8 @@ import re
 import numpy as np
 import pytest
 
-from rig.ipc import FakeLiveSource
-from rig.plate import G, SAMPLE_COLUMNS
+from rig.acquire.ipc import FakeLiveSource
+from rig.signal.plate import G, SAMPLE_COLUMNS
 
 HELLO = {"rate_hz": 80, "columns": list(SAMPLE_COLUMNS), "plate": "stepplate-1", "backend": "sim",
          "calibration": "nominal",
@@ -45,9 +45,9 @@ def circle_samples(n=801, rate=80.0, radius_mm=5.0, turns=2.0, fz_n=700.0, flags
 
 
 def sls_samples(seed=1, **kw):
-    """A scripted single-leg stance trial (rig.protocols.synthetic: step on, settle, lift a foot,
+    """A scripted single-leg stance trial (rig.analysis.protocols.synthetic: step on, settle, lift a foot,
     stand; known events) as SAMPLE_COLUMNS rows, so the protocol analysis scores it."""
-    from rig.protocols import synthetic
+    from rig.analysis.protocols import synthetic
     d = synthetic.single_leg_stance(seed, **kw)
     s = np.zeros((len(d["t_s"]), len(SAMPLE_COLUMNS)))
     s[:, 0], s[:, 5], s[:, 6], s[:, 7], s[:, 8] = d["t_s"], d["fz_n"], d["cop_ml_mm"], d["cop_ap_mm"], d["flags"]

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from rig.flags import Flag
-from rig.frame import CORNERS, Frame
-from rig.plate import PlateGeometry
+from rig.hw.flags import Flag
+from rig.constants import CORNERS
+from rig.hw.frame import Frame
+from rig.signal.plate import PlateGeometry
 
 N_PER_COUNT = 50 * 9.80665 / (2 * 0.002 * 128 * 2**23)
 GEOM = PlateGeometry.rectangular(0.44, 0.34)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import types
 
-from rig.gpio.sim import SimGpioChip
+from rig.sim.gpio import SimGpioChip
 
 
 class FakeLgpio:

@@ -7,9 +7,10 @@ import threading
 import numpy as np
 import pytest
 
-from rig.acquire import Acquisition, Batch, Health
-from rig.flags import Flag
-from rig.plate import SAMPLE_COLUMNS, ForceModel
+from rig.acquire.health import NOISY_SPIKES_PER_S
+from rig.acquire.loop import Acquisition, Batch, Health
+from rig.hw.flags import Flag
+from rig.signal.plate import SAMPLE_COLUMNS, ForceModel
 from tests.fake_frames import GEOM, FakeReader
 
 
@@ -144,9 +145,9 @@ def test_thread_start_stop_and_messages_are_strict_json():
 def test_acquisition_process_never_imports_flask(tmp_path):
     code = (
         "import sys, json\n"
-        "from rig import acquire, ipc, spike\n"
+        "from rig.acquire import loop as acquire, ipc, service\n"
         "from tests.fake_frames import FakeReader, GEOM\n"
-        "from rig.plate import ForceModel\n"
+        "from rig.signal.plate import ForceModel\n"
         "a = acquire.Acquisition(FakeReader(), ForceModel.nominal(GEOM, 50, 2.0))\n"
         "a.run(max_seconds=1.5)\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in ('flask', 'werkzeug', 'jinja2', 'dashboard', 'waitress'))))\n"
@@ -159,7 +160,7 @@ def test_acquisition_process_never_imports_flask(tmp_path):
 # --- end to end on the real simulator (emulated HX711s, driver, virtual person) ------------
 
 def test_simulator_end_to_end_with_injected_fault():
-    from rig.acquire import build_acquisition
+    from rig.acquire.service import build_acquisition
     from rig.config import Config
     acq, gpio, reason = build_acquisition(Config(), backend="sim", realtime=False)
     assert "sim" in reason and gpio.name == "sim"
@@ -209,8 +210,8 @@ def test_frequent_spikes_on_one_cell_get_a_clinician_message():
     first = during[0]
     assert not first["ok"]
     chips = {c["name"]: c for c in first["chips"]}
-    assert chips["fl"]["spikes_last_s"] >= acq.NOISY_SPIKES_PER_S and chips["fl"]["ready"]
-    assert chips["bl"]["message"] == "" and chips["bl"]["spikes_last_s"] < acq.NOISY_SPIKES_PER_S
+    assert chips["fl"]["spikes_last_s"] >= NOISY_SPIKES_PER_S and chips["fl"]["ready"]
+    assert chips["bl"]["message"] == "" and chips["bl"]["spikes_last_s"] < NOISY_SPIKES_PER_S
     assert not any("back-left" in m for h in health for m in h.data["messages"])
     assert health[-1].data["ok"], health[-1].data["messages"]       # quiet again: cleared
     assert health[-1].data["spike_replacements"] == len(glitches)

@@ -17,7 +17,7 @@ from dashboard.db import database, get_db
 from dashboard.models import ClinicSession, Trial
 from rig.backup import BackupError, Target, create_backup, prune, restore_backup, verify_archive
 from rig.cli import main
-from rig.ipc import FakeLiveSource
+from rig.acquire.ipc import FakeLiveSource
 from tests.dashboard_support import HELLO
 from tests.test_durability import Feeder, check_trial_file, config, ensure_session
 

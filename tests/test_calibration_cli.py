@@ -7,7 +7,7 @@ import pytest
 from click.testing import CliRunner
 
 from calibration import fileformat as ff
-from calibration.cli import Session
+from rig.cli.calibrate import Session
 from calibration.flow import nominal_model
 from calibration.synthetic import SyntheticPlate
 from rig.cli import main
@@ -127,8 +127,9 @@ def service(tmp_path):
     operator as its load source), serving on the data folder's socket; the config's GPIO
     backend is lgpio, so `rig calibrate` could not read any pins itself here."""
     from calibration.simsession import operated_rig
-    from rig.acquire import Acquisition, AcquisitionService
-    from rig.commands import default_force_model
+    from rig.acquire.loop import Acquisition
+    from rig.acquire.service import AcquisitionService
+    from rig.acquire.service import default_force_model
     from rig.config import load
     p = tmp_path / "rig.toml"
     p.write_text(f'[paths]\ndata_dir = "{tmp_path}"\n[gpio]\nbackend = "lgpio"\n')
@@ -170,12 +171,12 @@ def test_calibrate_and_check_through_the_running_acquisition_service(service, tm
 
 def test_service_without_samples_gives_a_clear_message(tmp_path, monkeypatch):
     """A service that answers but sends no batches (never tared: someone on the plate)."""
-    from rig.ipc import Server
+    from rig.acquire.ipc import Server
     p = tmp_path / "rig.toml"
     p.write_text(f'[paths]\ndata_dir = "{tmp_path}"\n[gpio]\nbackend = "lgpio"\n')
     srv = Server(tmp_path / "acquire.sock", {"rate_hz": 80.0, "backend": "lgpio"},
                  on_command=lambda cmd: {"ok": True}).start()
-    from calibration import cli
+    from rig.cli import calibrate as cli
     monkeypatch.setattr(cli, "SERVICE_TIMEOUT_S", 0.5)     # don't wait 10 s for nothing
     try:
         res = invoke(["calibrate", "--mass-kg", "20", "--grid", "none", "--yes"], p)

@@ -9,7 +9,7 @@ from calibration.model import LinearFit
 from calibration.synthetic import SyntheticPlate
 from calibration.zero import ZeroTracker
 from rig.config import Config
-from rig.plate import G
+from rig.signal.plate import G
 
 CFG = Config()
 G_NOM = nominal_model(CFG).n_per_count[0]

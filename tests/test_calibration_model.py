@@ -5,7 +5,7 @@ import pytest
 from calibration import model as M
 from calibration.synthetic import SyntheticPlate, rigid_shares
 from rig.config import Config
-from rig.plate import G, PlateGeometry
+from rig.signal.plate import G, PlateGeometry
 
 GEO = Config().geometry()
 

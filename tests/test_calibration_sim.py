@@ -11,7 +11,7 @@ from calibration.sampler import measure
 from calibration.simsession import sim_rig
 from calibration.zero import ZeroTracker
 from rig.config import Config
-from rig.plate import G
+from rig.signal.plate import G
 
 CFG = Config()
 TWIST = np.array([1.0, -1.0, -1.0, 1.0]) / 2

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from rig.change import (balance_score, compare_sessions, mdc95, sem_from_icc, sem_from_trials,
+from rig.analysis.change import (balance_score, compare_sessions, mdc95, sem_from_icc, sem_from_trials,
                         typical_error)
 
 

@@ -6,7 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from rig.cli import main
-from rig.plate import SAMPLE_COLUMNS
+from rig.signal.plate import SAMPLE_COLUMNS
 
 
 @pytest.fixture
@@ -78,10 +78,10 @@ def test_stream_reads_from_a_running_service(runner, tmp_path):
     """With an acquisition service on the socket, stream subscribes instead of opening pins."""
     import threading
 
-    from rig.acquire import Acquisition
+    from rig.acquire.loop import Acquisition
     from rig.config import load
-    from rig.ipc import Server
-    from rig.plate import ForceModel
+    from rig.acquire.ipc import Server
+    from rig.signal.plate import ForceModel
     from tests.fake_frames import GEOM, FakeReader
     sock = load().socket_path
     acq = Acquisition(FakeReader(step_on_s=1.5), ForceModel.nominal(GEOM, 50, 2.0))

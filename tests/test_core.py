@@ -4,8 +4,8 @@ import importlib.machinery
 import numpy as np
 import pytest
 
-from rig import _core, core, reference
-from rig.plate import ForceModel, PlateGeometry
+from rig.signal import _core, core, reference
+from rig.signal.plate import ForceModel, PlateGeometry
 
 
 def test_installed_package_uses_compiled_extension():

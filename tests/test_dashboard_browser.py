@@ -52,9 +52,9 @@ def server(tmp_path, monkeypatch):
     from waitress.server import create_server
 
     from dashboard import create_app
-    from rig.acquire import build_acquisition
+    from rig.acquire.service import build_acquisition
     from rig.config import Config
-    from rig.ipc import InProcessLiveSource
+    from rig.acquire.ipc import InProcessLiveSource
 
     (tmp_path / "protos.toml").write_text(QUICK)
     monkeypatch.setenv("RIG_PROTOCOLS", str(tmp_path / "protos.toml"))

@@ -9,11 +9,10 @@ from calibration import fileformat
 from calibration.simsession import operated_rig
 from dashboard.db import create_clinician, get_db
 from dashboard.models import Calibration
-from rig.acquire import Acquisition
-import rig.cli  # noqa: F401  (rig.commands is imported through the CLI group)
-from rig.commands import default_force_model
+from rig.acquire.loop import Acquisition
+from rig.acquire.service import default_force_model
 from rig.config import load
-from rig.ipc import InProcessLiveSource
+from rig.acquire.ipc import InProcessLiveSource
 from tests.dashboard_support import PASSWORD, csrf_from, login, make_app
 
 

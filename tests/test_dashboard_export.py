@@ -7,7 +7,7 @@ import pytest
 
 from dashboard.db import get_db
 from dashboard.models import Trial
-from rig.plate import SAMPLE_COLUMNS
+from rig.signal.plate import SAMPLE_COLUMNS
 from tests.dashboard_support import (admin, app, circle_samples, client, live, patient,  # noqa: F401
                                      post_trial, session_id, sls_samples)
 

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from dashboard import create_app
-from rig.ipc import FakeLiveSource
-from rig.protocols import synthetic
+from rig.acquire.ipc import FakeLiveSource
+from rig.analysis.protocols import synthetic
 from tests.test_dashboard_minimal import HELLO, parse_sse
 
 

@@ -5,9 +5,9 @@ import threading
 import pytest
 
 from dashboard import create_app
-from rig.acquire import Acquisition
-from rig.ipc import FakeLiveSource, InProcessLiveSource
-from rig.plate import ForceModel
+from rig.acquire.loop import Acquisition
+from rig.acquire.ipc import FakeLiveSource, InProcessLiveSource
+from rig.signal.plate import ForceModel
 from tests.fake_frames import GEOM, FakeReader
 
 HELLO = {"rate_hz": 80, "columns": [], "plate": "stepplate-1", "backend": "sim",
@@ -139,7 +139,7 @@ def test_web_process_imports_no_gpio_code(tmp_path):
         "from dashboard import create_app\n"
         f"app = create_app(settings={{'RIG_SOCKET': {str(tmp_path / 'none.sock')!r}, 'SECRET_KEY': 'x'}})\n"
         "app.test_client().get('/api/status')\n"
-        "bad = [m for m in sys.modules if m in ('lgpio', 'RPi', 'RPi.GPIO', 'rig.hx711', 'rig.gpio', 'rig.gpio.select', 'rig.sim')]\n"
+        "bad = [m for m in sys.modules if m in ('lgpio', 'RPi', 'RPi.GPIO', 'rig.hw.hx711', 'rig.hw.gpio', 'rig.hw.gpio.select', 'rig.sim')]\n"
         "print(json.dumps(bad))\n"
     )
     env = dict(__import__("os").environ, STEPPLATE_INSTANCE=str(tmp_path / "inst"))

@@ -8,7 +8,7 @@ from sqlalchemy import text
 from dashboard import measures, recordings, units
 from dashboard.db import database, downgrade, make_engine, upgrade
 from dashboard.models import Base
-from rig.plate import G, SAMPLE_COLUMNS
+from rig.signal.plate import G, SAMPLE_COLUMNS
 from tests.dashboard_support import app, circle_samples, live  # noqa: F401
 
 
@@ -57,7 +57,7 @@ def test_recording_roundtrip_and_checksum(tmp_path):
     assert (tmp_path / rel).stat().st_size == size and not rel.startswith("/")
     cols, back, meta = recordings.read(tmp_path, rel, sha)
     assert cols == SAMPLE_COLUMNS and meta["patient"] == "P1" and meta["stepplate-recording"] == "1"
-    assert np.allclose(back, s, equal_nan=True, rtol=0, atol=0.005)   # rig.record: COP to 0.01 mm, forces 0.001 N
+    assert np.allclose(back, s, equal_nan=True, rtol=0, atol=0.005)   # rig.recording.writer: COP to 0.01 mm, forces 0.001 N
     (tmp_path / rel).write_bytes((tmp_path / rel).read_bytes().replace(b"700", b"701", 1))
     with pytest.raises(recordings.RecordingError, match="SHA-256"):
         recordings.read(tmp_path, rel, sha)
@@ -79,7 +79,7 @@ def test_units_for_the_clinic():
 
 
 def test_report_ellipse_of_a_known_path():
-    """Measures come from rig.protocols.analysis (tests/test_dashboard_trials.py); the report's ellipse:"""
+    """Measures come from rig.analysis.protocols.analysis (tests/test_dashboard_trials.py); the report's ellipse:"""
     s = circle_samples(n=801, radius_mm=5.0, turns=2.0)
     # circle of radius r: variance r²/2 per axis -> 95 % ellipse semi-axes sqrt(5.991·r²/2)
     cx, cy, a, b, _ = measures.ellipse_95(s[:, 6], s[:, 7])

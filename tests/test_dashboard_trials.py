@@ -10,11 +10,11 @@ import pytest
 
 from dashboard.db import get_db
 from dashboard.models import Trial
-from rig.io import RAW_COLUMNS, read_recording
-from rig.plate import SAMPLE_COLUMNS
-from rig.protocols import get as get_protocol
-from rig.protocols.analysis import analyse_trial
-from rig.record import write_recording
+from rig.recording.reader import RAW_COLUMNS, read_recording
+from rig.signal.plate import SAMPLE_COLUMNS
+from rig.analysis.protocols import get as get_protocol
+from rig.analysis.protocols.analysis import analyse_trial
+from rig.recording.writer import write_recording
 from tests.dashboard_support import (HELLO, admin, app, circle_samples, client, live, patient,  # noqa: F401
                                      post_trial, session_id, sls_samples)
 
@@ -114,13 +114,13 @@ def test_trial_page_shows_measures_quality_and_redo(app, client, session_id):
 def test_session_page_left_right_comparison(app, client, session_id):
     left = post_trial(client, session_id, "left", sls_samples(3, stance="left", sway_ml_mm=3.0)).get_json()
     right = post_trial(client, session_id, "right", sls_samples(4, stance="right", sway_ml_mm=6.0)).get_json()
-    from rig.protocols.session import summarise_session
-    from rig.symmetry import limb_symmetry
+    from rig.analysis.protocols.session import summarise_session
+    from rig.analysis.symmetry import limb_symmetry
     lv, rv = left["results"]["mean_velocity_mm_s"], right["results"]["mean_velocity_mm_s"]
     lsi = limb_symmetry(lv, rv, measure="mean_velocity_mm_s")["lsi_pct"]
     page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
     assert 'id="left-right"' in page and f"{lsi:.0f} %" in page
-    with app.app_context():                        # the comparison is rig.protocols.session's
+    with app.app_context():                        # the comparison is rig.analysis.protocols.session's
         from dashboard.trials import left_right
         s = get_db().get(Trial, left["trial_id"]).session
         rows = {r["key"]: r for r in left_right(s)}
@@ -201,7 +201,7 @@ def _body(side, samples, **extra):
 
 
 def _stored(app, tmp_path, trial_id):
-    from rig.record import read_table
+    from rig.recording.writer import read_table
     with app.app_context():
         t = get_db().get(Trial, trial_id)
         text = (tmp_path / "data" / t.recording_path).read_text()
@@ -209,7 +209,7 @@ def _stored(app, tmp_path, trial_id):
 
 
 def test_step_down_trial_with_cues_is_stored_and_analysed_cue_guided(app, client, patient, tmp_path):
-    from rig.protocols.analysis import cues_from_metadata
+    from rig.analysis.protocols.analysis import cues_from_metadata
     sid = new_session(client, patient, "lateral_step_down")
     samples, cues = _step_down_trial()
     r = client.post(f"/api/sessions/{sid}/trials", json=_body("left", samples, cues_s=cues))
@@ -275,7 +275,7 @@ def _feed_from(live, stop, t_start, rate=80, batch=8):
 
 
 def test_record_live_with_cues_keeps_the_recorded_ones(app, client, live, patient, tmp_path):
-    from rig.protocols.analysis import cues_from_metadata
+    from rig.analysis.protocols.analysis import cues_from_metadata
     sid = new_session(client, patient, "lateral_step_down")
     stop = threading.Event()
     th = threading.Thread(target=_feed_from, args=(live, stop, 100.0), daemon=True)

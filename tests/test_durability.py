@@ -32,7 +32,7 @@ import pytest
 from dashboard import durable, recordings
 from dashboard.db import database, get_db
 from dashboard.models import ClinicSession, Patient, Trial
-from rig.ipc import FakeLiveSource
+from rig.acquire.ipc import FakeLiveSource
 from tests.dashboard_support import HELLO
 
 RATE = 80
@@ -464,9 +464,9 @@ def test_acquisition_killed_is_restarted_and_the_web_reports_reconnecting(tmp_pa
     import subprocess
     import sys
     from dashboard import create_app
-    from rig.supervise import Supervisor
+    from rig.acquire.supervise import Supervisor
     sock = tmp_path / "acquire.sock"
-    cmd = [sys.executable, "-m", "rig.acquire", "--backend", "sim", "--socket", str(sock)]
+    cmd = [sys.executable, "-m", "rig", "acquire", "--backend", "sim", "--socket", str(sock)]
     sup = Supervisor(cmd, restart_s=0.2, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL).start()
     app = None
     try:
@@ -492,7 +492,7 @@ def test_acquisition_killed_is_restarted_and_the_web_reports_reconnecting(tmp_pa
 
 def test_supervisor_gives_up_on_a_crash_loop_and_leaves_a_clean_exit_alone(tmp_path):
     import sys
-    from rig.supervise import Supervisor
+    from rig.acquire.supervise import Supervisor
     bad = Supervisor([sys.executable, "-c", "raise SystemExit(3)"], restart_s=0.01, burst=4).start()
     bad._thread.join(20)
     assert bad.poll() == 3 and bad.exits == [3, 3, 3, 3] and bad.restarts == 3

@@ -23,9 +23,9 @@ import numpy as np
 import pytest
 
 from rig.config import Config
-from rig.flags import Flag
-from rig.gpio.sim import SimBus
-from rig.plate import G
+from rig.hw.flags import Flag
+from rig.sim.gpio import SimBus
+from rig.signal.plate import G
 from rig.sim.person import DoubleStance, LiftFoot, Off, SingleLeg, StepOff, StepOn, TouchDown, VirtualPerson
 from rig.sim.plate import SimPlate
 from rig.sim.rig import MAX_SKEW_PPM, make_sim_backend, make_sim_rig

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from rig.events import EventDetector, detect, first
-from rig.protocols import synthetic as S
+from rig.analysis.events import EventDetector, detect, first
+from rig.analysis.protocols import synthetic as S
 
 DT = 1 / 80
 
@@ -236,7 +236,7 @@ def test_virtual_person_landing_and_step_down():
 
 
 def test_end_to_end_through_the_simulated_chips():
-    from rig.flags import Flag
+    from rig.hw.flags import Flag
     from rig.sim.person import DropLanding, Off, VirtualPerson
     from tests.sim_support import through_chips
     p = VirtualPerson(72, seed=9, script=[Off(2.0), DropLanding(0.3, peak_bw=3.0, settle_s=2.0)])

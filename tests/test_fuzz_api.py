@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from dashboard import openapi
-from rig.plate import SAMPLE_COLUMNS
+from rig.signal.plate import SAMPLE_COLUMNS
 from tests.dashboard_support import PASSWORD, circle_samples, login, make_app
 
 CASES: dict[str, int] = {}

@@ -1,8 +1,8 @@
 """Fuzz the file readers with corrupted bytes (hypothesis): each raises only its documented error.
 
-* ``rig.io.read_recording`` -> ``rig.io.RecordingError``
+* ``rig.recording.reader.read_recording`` -> ``rig.recording.reader.RecordingError``
 * ``calibration.fileformat.load`` -> ``CalibrationFileError`` (``FileNotFoundError`` for no file)
-* ``rig.protocols.load_protocols`` -> ``ProtocolError``
+* ``rig.analysis.protocols.load_protocols`` -> ``ProtocolError``
 * ``dashboard.recordings.decode`` (uploads) -> ``RecordingError`` or ``ValueError`` (the API
   turns both into a 400)
 
@@ -38,7 +38,7 @@ def _seed_recording() -> bytes:
 
 def _seed_protocol() -> bytes:
     from importlib import resources
-    return resources.files("rig.protocols").joinpath("defaults", "quiet_stance_mctsib.toml").read_bytes()
+    return resources.files("rig.analysis.protocols").joinpath("defaults", "quiet_stance_mctsib.toml").read_bytes()
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +58,10 @@ def seed_calibration(tmp_path_factory) -> bytes:
 @FUZZ
 @given(blob=mutated(_seed_recording(), 8) | st.binary(max_size=300))
 def test_fuzz_read_recording(tmp_path, blob):
-    from rig import io
+    from rig.recording import reader as io
     p = tmp_path / "r.csv"
     p.write_bytes(blob)
-    _count("rig.io.read_recording")
+    _count("rig.recording.reader.read_recording")
     try:
         io.read_recording(p)
     except io.RecordingError as exc:
@@ -88,10 +88,10 @@ def test_fuzz_calibration_file(tmp_path, seed_calibration, data):
 @FUZZ
 @given(blob=mutated(_seed_protocol(), 8) | st.binary(max_size=200))
 def test_fuzz_protocol_file(tmp_path, blob):
-    from rig.protocols import ProtocolError, load_protocols
+    from rig.analysis.protocols import ProtocolError, load_protocols
     p = tmp_path / "clinic.toml"
     p.write_bytes(blob)
-    _count("rig.protocols.load_protocols")
+    _count("rig.analysis.protocols.load_protocols")
     try:
         load_protocols(p)
     except ProtocolError as exc:

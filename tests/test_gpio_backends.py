@@ -8,11 +8,11 @@ import warnings
 import pytest
 
 from rig.config import Config, GpioConfig
-from rig.flags import Flag
-from rig.gpio.base import VirtualClock
-from rig.gpio.sim import SimBus, SimGpioChip
-from rig.gpio.select import BackendError, open_backend
-from rig.hx711 import HX711Array
+from rig.hw.flags import Flag
+from rig.hw.gpio.base import VirtualClock
+from rig.sim.gpio import SimBus, SimGpioChip
+from rig.hw.gpio.select import BackendError, open_backend
+from rig.hw.hx711 import HX711Array
 from rig.sim.chip import EmulatedHX711, volts_for_code
 from tests.fakes import FakeLgpio, FakeRPiGPIO
 
@@ -76,7 +76,7 @@ def with_clock(backend, clock):
 
 
 def test_lgpio_finds_chip_by_label_and_reads_frames(fake_lgpio, clock):
-    from rig.gpio.lgpio import LgpioBackend
+    from rig.hw.gpio.lgpio import LgpioBackend
     b = LgpioBackend(CLK, DATA, clock=clock)
     assert b.chip_label == "pinctrl-rp1" and b.chip_number == 4
     assert fake_lgpio.opened == [0, 1, 4]
@@ -90,7 +90,7 @@ def test_lgpio_finds_chip_by_label_and_reads_frames(fake_lgpio, clock):
 
 
 def test_lgpio_named_label_and_missing_label(fake_lgpio, clock):
-    from rig.gpio.lgpio import LgpioBackend
+    from rig.hw.gpio.lgpio import LgpioBackend
     with pytest.raises(RuntimeError, match="pinctrl-bcm2711.*pinctrl-rp1"):
         LgpioBackend(CLK, DATA, clock=clock, chip_label="pinctrl-bcm2711", chip_numbers=[0, 1, 4])
     assert fake_lgpio.handles == {}
@@ -101,13 +101,13 @@ def test_lgpio_named_label_and_missing_label(fake_lgpio, clock):
 
 
 def test_lgpio_missing_module_names_the_extra(no_gpio_libs):
-    from rig.gpio.lgpio import LgpioBackend
+    from rig.hw.gpio.lgpio import LgpioBackend
     with pytest.raises(ImportError, match=r"stepplate\[pi\]"):
         LgpioBackend(CLK, DATA)
 
 
 def test_rpigpio_reads_frames_and_cleans_up(fake_rpigpio, clock):
-    from rig.gpio.rpigpio import RPiGPIOBackend
+    from rig.hw.gpio.rpigpio import RPiGPIOBackend
     b = with_clock(RPiGPIOBackend(CLK, DATA), clock)
     assert fake_rpigpio.mode == FakeRPiGPIO.BCM
     drv = HX711Array(b)
@@ -123,7 +123,7 @@ def test_rpigpio_on_a_pi5_says_so(monkeypatch, pins):
     pkg, mod = state.module()
     monkeypatch.setitem(sys.modules, "RPi", pkg)
     monkeypatch.setitem(sys.modules, "RPi.GPIO", mod)
-    from rig.gpio.rpigpio import RPiGPIOBackend
+    from rig.hw.gpio.rpigpio import RPiGPIOBackend
     with pytest.raises(RuntimeError, match="Pi 5.*lgpio"):
         RPiGPIOBackend(CLK, DATA)
 
@@ -172,7 +172,7 @@ def test_selection_auto_falls_back_to_rpigpio_with_warning(fake_rpigpio, clock):
 def test_selection_auto_off_a_pi_uses_the_simulator_with_warnings(no_gpio_libs, clock):
     made = []
     with pytest.warns(RuntimeWarning) as rec:
-        b, why = open_backend(None, None, sim_factory=sim_factory_for(clock, made))
+        b, why = open_backend(None, Config(), sim_factory=sim_factory_for(clock, made))
     assert b is made[0]
     assert why == "auto: not a Raspberry Pi (no lgpio) — using the simulator"
     assert len(rec) == 2                             # one per fallback
@@ -181,16 +181,15 @@ def test_selection_auto_off_a_pi_uses_the_simulator_with_warnings(no_gpio_libs, 
 def test_selection_named_backend_that_cannot_open_is_an_error(no_gpio_libs, monkeypatch):
     monkeypatch.setenv("RIG_GPIO", "lgpio")
     with pytest.raises(BackendError, match=r"RIG_GPIO=lgpio.*stepplate\[pi\]"):
-        open_backend()
+        open_backend(None, Config())
     monkeypatch.setenv("RIG_GPIO", "bogus")
     with pytest.raises(BackendError, match="bogus"):
-        open_backend()
+        open_backend(None, Config())
 
 
-def test_selection_sim_without_factory_or_module_is_a_clear_error(no_gpio_libs, monkeypatch):
-    monkeypatch.setitem(sys.modules, "rig.sim.rig", None)
-    with pytest.raises(BackendError, match="rig.sim.rig"):
-        open_backend("sim")
+def test_selection_sim_without_factory_is_a_clear_error(no_gpio_libs):
+    with pytest.raises(BackendError, match="no sim_factory"):
+        open_backend("sim", Config())
 
 
 @pytest.mark.realpins

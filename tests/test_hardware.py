@@ -13,7 +13,7 @@ import pytest
 
 from hardware import generate, grid, platform, wiring
 from rig.config import Config, GpioConfig, PlateConfig
-from rig.frame import CORNERS
+from rig.constants import CORNERS
 
 ROOT = Path(__file__).resolve().parent.parent
 HW = ROOT / "hardware"

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import pytest
 
-from rig.flags import Flag
-from rig.gpio.base import VirtualClock
-from rig.gpio.sim import SimBus
-from rig.hx711 import HX711Array
+from rig.hw.flags import Flag
+from rig.hw.gpio.base import VirtualClock
+from rig.sim.gpio import SimBus
+from rig.hw.hx711 import HX711Array
 from rig.sim.chip import EmulatedHX711, volts_for_code
 
 P80 = 12_500_000

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from rig import config_cli
+from rig.cli import config as config_cli
 from rig.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -5,9 +5,11 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from rig import io, metrics
+from rig.recording import reader as io
+
+from rig.analysis import metrics
 from rig.cli import main
-from rig.plate import PlateGeometry
+from rig.signal.plate import PlateGeometry
 
 GEOM = PlateGeometry.rectangular(0.44, 0.34)
 

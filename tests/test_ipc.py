@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from rig.acquire import Acquisition
-from rig.ipc import Client, DropOldestQueue, InProcessLiveSource, IpcLiveSource, Server, server_running
-from rig.plate import ForceModel
+from rig.acquire.loop import Acquisition
+from rig.acquire.ipc import Client, DropOldestQueue, InProcessLiveSource, IpcLiveSource, Server, server_running
+from rig.signal.plate import ForceModel
 from tests.fake_frames import GEOM, FakeReader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -161,7 +161,7 @@ def test_acquisition_to_another_process(sock):
     acq.subscribe(lambda ev: srv.publish(ev.to_message()))
     code = (
         "import json, sys\n"
-        "from rig.ipc import Client\n"
+        "from rig.acquire.ipc import Client\n"
         "c = Client(sys.argv[1], reconnect=False)\n"
         "out = []\n"
         "for m in c.messages(timeout=20):\n"

@@ -6,9 +6,9 @@ import math
 import numpy as np
 import pytest
 
-from rig.events import detect, first
-from rig.landing import landing_metrics, tts_bw_band
-from rig.protocols import synthetic as S
+from rig.analysis.events import detect, first
+from rig.analysis.landing import landing_metrics, tts_bw_band
+from rig.analysis.protocols import synthetic as S
 
 
 def test_definitions_on_a_hand_made_signal():

@@ -1,4 +1,4 @@
-"""The numbers in docs/landing-sampling.md are what rig.landing computes on the real files."""
+"""The numbers in docs/landing-sampling.md are what rig.analysis.landing computes on the real files."""
 from __future__ import annotations
 
 import re
@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rig.landing import hx711_resample, landing_from_force, load_validation_landing, resampling_study
+from rig.analysis.landing import hx711_resample, landing_from_force, load_validation_landing, resampling_study
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "landing-sampling.md"
 

@@ -10,8 +10,8 @@ from hypothesis import given, settings, strategies as st
 from scipy import signal
 from scipy.integrate import trapezoid
 
-from rig import metrics
-from rig.metrics import MetricsInputError
+from rig.analysis import metrics
+from rig.analysis.metrics import MetricsInputError
 
 
 def walk(seed, n=3000, s=1e-4):

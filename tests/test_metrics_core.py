@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from rig import _core, reference
+from rig.signal import _core, reference
 
 
 def walks(seed, n=1500):
@@ -77,7 +77,8 @@ def test_kernels_reject_bad_arguments(impl):
 
 def test_compute_all_same_with_reference(monkeypatch):
     """The whole suite gives the same numbers through the NumPy reference."""
-    from rig import core, metrics
+    from rig.signal import core
+    from rig.analysis import metrics
     x, y = walks(11, 2500)
     a = metrics.compute_all(100.0, x, y)
     monkeypatch.setattr(core, "_impl", reference)

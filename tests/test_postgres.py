@@ -99,7 +99,7 @@ def _rig_process(url: str, tmp: str, rig_name: str, codes: list[str], n_trials: 
     from dashboard import create_app
     from dashboard.models import ClinicSession, Patient
     from dashboard.trials import store_trial
-    from rig.ipc import FakeLiveSource
+    from rig.acquire.ipc import FakeLiveSource
     from tests.dashboard_support import HELLO
     app = create_app({"TESTING": True, "SECRET_KEY": "t", "LIVE_SOURCE": FakeLiveSource(HELLO),
                       "RIG_ID": rig_name, "DATABASE_URL": url, "STEPPLATE_DATA_DIR": f"{tmp}/{rig_name}",

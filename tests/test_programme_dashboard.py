@@ -56,7 +56,7 @@ def test_assign_block_tick_sessions_and_adherence(app, client, patient):
     assert client.post(f"/programme/{pid}/log", data={"date": "2024-04-16", "source": "clinic"}).status_code == 302
     assert client.post(f"/programme/{pid}/log", data={"date": "2024-05-01", "source": "home"}).status_code == 302
     assert client.post(f"/programme/{pid}/log", data={"date": "2024-04-16", "source": "pub"}).status_code == 400
-    from dashboard.programme import programme_adherence
+    from dashboard.programme_views import programme_adherence
     from dashboard.programme_models import Programme, ProgrammeLog
     with app.app_context():
         p = get_db().get(Programme, pid)
@@ -186,7 +186,7 @@ def test_training_set_api_stores_measures_and_counts_as_a_session(app, client, p
     assert client.post(f"/programme/{pid}/sets", json={**body, "exercise_id": "copenhagen_plank"}).status_code == 400
     assert client.post(f"/programme/{pid}/sets", json={**body, "samples": rows[:1]}).status_code == 400
     assert client.post(f"/programme/{pid}/sets", json={**body, "target": {"radius_mm": 0}}).status_code == 400
-    from dashboard.programme import programme_adherence
+    from dashboard.programme_views import programme_adherence
     from dashboard.programme_models import Programme
     with app.app_context():
         a = programme_adherence(get_db().get(Programme, pid))
@@ -248,7 +248,7 @@ def _session_with_trials(app, patient_id, when, left_v, right_v, n=3):
 
 
 def test_outcome_for_the_report(app, client, patient, monkeypatch):
-    from dashboard.programme import outcome_figure, programme_outcome
+    from dashboard.programme_views import outcome_figure, programme_outcome
     with app.app_context():
         assert programme_outcome(patient)["status"] == "no programme"
     pid = assign(client, patient)
@@ -288,7 +288,7 @@ def test_outcome_for_the_report(app, client, patient, monkeypatch):
         return pdf_bytes.count(b"/Type /Page") - pdf_bytes.count(b"/Type /Pages")
     with_block = client.get(f"/patients/{patient}/report.pdf")
     assert with_block.status_code == 200 and with_block.mimetype == "application/pdf"
-    monkeypatch.setattr("dashboard.programme.programme_outcome", lambda pid: {"status": "no programme"})
+    monkeypatch.setattr("dashboard.programme_views.programme_outcome", lambda pid: {"status": "no programme"})
     without_block = client.get(f"/patients/{patient}/report.pdf")
     assert pages(with_block.data) == pages(without_block.data) + 1
     # the clinician can pick the sessions; a session of another patient is refused

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rig.protocols import ProtocolError, default_protocols, from_dict, load_protocols
-from rig.protocols import synthetic as S
-from rig.protocols.analysis import TrialResult, analyse_trial
+from rig.analysis.protocols import ProtocolError, default_protocols, from_dict, load_protocols
+from rig.analysis.protocols import synthetic as S
+from rig.analysis.protocols.analysis import TrialResult, analyse_trial
 
 
 def test_defaults_follow_the_literature():
@@ -126,8 +126,8 @@ def test_landing_trial_needs_a_weighed_patient():
 
 
 def test_trial_result_round_trips_through_the_recording_format(tmp_path):
-    from rig.io import read_recording
-    from rig.record import TrialRecorder
+    from rig.recording.reader import read_recording
+    from rig.recording.writer import TrialRecorder
     proto = default_protocols()["step_down_landing"]
     d = S.landing(6, hold_s=21)
     res = analyse_trial(proto, d["t_s"], d["fz_n"], d["cop_ml_mm"], d["cop_ap_mm"], d["flags"],

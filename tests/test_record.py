@@ -6,10 +6,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rig.acquire import Acquisition
-from rig.flags import Flag
-from rig.plate import ForceModel
-from rig.record import HEADER, TrialRecorder, metadata_from_hello, recover
+from rig.acquire.loop import Acquisition
+from rig.hw.flags import Flag
+from rig.signal.plate import ForceModel
+from rig.recording.writer import HEADER, TrialRecorder, metadata_from_hello, recover
 from tests.fake_frames import GEOM, FakeReader
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +78,7 @@ def test_killed_mid_write_keeps_all_but_the_last_second(tmp_path):
     path = tmp_path / "killed.csv"
     code = (
         "import os, sys, numpy as np\n"
-        "from rig.record import TrialRecorder\n"
+        "from rig.recording.writer import TrialRecorder\n"
         "from tests.test_record import META, rows\n"
         "rec = TrialRecorder(sys.argv[1], META)\n"
         "s, c = rows(440)\n"                   # 5.5 s at 80 Hz, written in 100 ms batches

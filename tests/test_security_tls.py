@@ -73,8 +73,7 @@ def test_dashboard_over_tls_on_loopback_with_secure_cookies(tmp_path):
 
 def test_rig_serve_uses_tls_when_https_is_on(tmp_path, monkeypatch):
     from dashboard import tls
-    import rig.cli  # noqa: F401  (rig.commands is imported through the CLI)
-    from rig import commands
+    from rig.cli import web as commands
     calls = {}
     monkeypatch.setattr(tls, "serve", lambda app, host, port, cert, key, threads: calls.update(
         app=app, host=host, port=port, cert=cert, key=key, threads=threads))

@@ -128,7 +128,7 @@ def test_a_configured_database_url_is_used_by_serve_and_backup(tmp_path, monkeyp
 
 
 def test_demo_settings_use_their_own_data_folder(tmp_path, clean_env):
-    from rig.commands import web_settings
+    from rig.cli.web import web_settings
     from rig.config import load
     cfg = _write_config(tmp_path)
     s = web_settings(load(cfg), tmp_path / "demo.sock", data_dir=str(tmp_path / "demo"))

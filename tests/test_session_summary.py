@@ -1,5 +1,5 @@
 """Session summary and session comparison on synthetic trial results (expected numbers are
-computed here with the statistics module, independently of rig.protocols.session)."""
+computed here with the statistics module, independently of rig.analysis.protocols.session)."""
 from __future__ import annotations
 
 import math
@@ -7,8 +7,8 @@ import statistics as stats
 
 import pytest
 
-from rig.protocols.analysis import TrialResult
-from rig.protocols.session import compare_sessions, summarise_session
+from rig.analysis.protocols.analysis import TrialResult
+from rig.analysis.protocols.session import compare_sessions, summarise_session
 
 VEL_L = [24.0, 27.0, 30.0]          # single-leg stance ML sway velocity, mm/s
 VEL_R = [15.0, 16.0, 20.0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rig.plate import G
+from rig.signal.plate import G
 from rig.sim.person import (DoubleStance, DropLanding, LateralStepDown, LiftFoot, Off, SingleLeg,
                             SingleLegSquat, StepOff, StepOn, TouchDown, VirtualPerson, WeightSchedule)
 

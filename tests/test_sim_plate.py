@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from rig.config import Config
-from rig.plate import FULL_SCALE_CODE, G, ForceModel, PlateGeometry
+from rig.signal.plate import FULL_SCALE_CODE, G, ForceModel, PlateGeometry
 from rig.sim.person import VirtualPerson, WeightSchedule
 from rig.sim.plate import SimPlate, volts_to_code
 

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from rig.flags import Flag
-from rig.plate import PlateGeometry
-from rig.spike import SpikeFilter
+from rig.hw.flags import Flag
+from rig.signal.plate import PlateGeometry
+from rig.signal.spike import SpikeFilter
 
 FS = 80.0
 N_PER_COUNT = 50 * 9.80665 / (2 * 0.002 * 128 * 2**23)

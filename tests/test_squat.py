@@ -1,4 +1,4 @@
-"""Single-leg squat measures (rig.squat): segmentation on an analytic squat, and the virtual
+"""Single-leg squat measures (rig.analysis.squat): segmentation on an analytic squat, and the virtual
 person squatting with a known knee-valgus-like medial COP shift, through the simulated chips."""
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from rig.plate import G
-from rig.squat import left_right, squat_measures, squat_repetitions
+from rig.signal.plate import G
+from rig.analysis.squat import left_right, squat_measures, squat_repetitions
 from tests.sim_support import through_chips
 
 MASS = 70.0
@@ -123,18 +123,18 @@ def test_virtual_person_squat_valgus_side_stands_out_with_normal_sway():
 
 
 def test_single_leg_squat_protocol_ships_with_the_defaults():
-    from rig.protocols import default_protocols
+    from rig.analysis.protocols import default_protocols
     p = default_protocols()["single_leg_squat"]
     assert p.sides == ("left", "right") and p.params["repetitions"] == 5
-    assert p.kind == "single_leg_squat"                   # stance events, rig.squat repetitions
+    assert p.kind == "single_leg_squat"                   # stance events, rig.analysis.squat repetitions
     text = p.instructions_for("right")
     assert "mirror" in text and "right leg" in text and "left foot" in text and "5 times" in text
 
 
 def test_single_leg_squat_protocol_reports_rig_squat_measures():
-    """The shipped protocol analyses a squat trial with rig.squat (not the step-down detector)."""
-    from rig.protocols import default_protocols
-    from rig.protocols.analysis import analyse_trial
+    """The shipped protocol analyses a squat trial with rig.analysis.squat (not the step-down detector)."""
+    from rig.analysis.protocols import default_protocols
+    from rig.analysis.protocols.analysis import analyse_trial
     protocol = default_protocols()["single_leg_squat"]
     assert protocol.kind == "single_leg_squat"
     t, fz, ml, ap, starts = analytic_squats(n=5)

@@ -36,9 +36,9 @@ def _sse_events(resp):
 
 def measure_fault_latency(tmp_path, timeout_s: float = 10.0) -> dict:
     """Seconds from pulling the wire to the message on the SSE health event and on /api/status."""
-    from rig.acquire import build_acquisition
+    from rig.acquire.service import build_acquisition
     from rig.config import Config
-    from rig.ipc import InProcessLiveSource
+    from rig.acquire.ipc import InProcessLiveSource
     from tests.dashboard_support import make_app
     acq, gpio, _ = build_acquisition(Config(), backend="sim", realtime=True)
     live = InProcessLiveSource(acq)

@@ -4,11 +4,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rig.events import detect
-from rig.protocols import default_protocols
-from rig.protocols import synthetic as S
-from rig.protocols.analysis import analyse_trial
-from rig.stepdown import stepdown_measures
+from rig.analysis.events import detect
+from rig.analysis.protocols import default_protocols
+from rig.analysis.protocols import synthetic as S
+from rig.analysis.protocols.analysis import analyse_trial
+from rig.analysis.stepdown import stepdown_measures
 
 
 def measures(d, side):
@@ -133,7 +133,7 @@ def test_cued_rep_not_performed_is_reported():
 
 
 def test_cued_batch_size_and_live_cue_feed_give_the_same_events():
-    from rig.events import EventDetector
+    from rig.analysis.events import EventDetector
     from tests.test_events import sample_person
     p = sd_person(4, nopause_at=1)
     d = sample_person(p, seed=104)
@@ -155,7 +155,7 @@ def test_cued_batch_size_and_live_cue_feed_give_the_same_events():
 
 
 def test_trial_with_cues_from_metadata():
-    from rig.protocols.analysis import cue_period_s, cues_from_metadata
+    from rig.analysis.protocols.analysis import cue_period_s, cues_from_metadata
     from tests.test_events import sample_person
     p = sd_person(2)
     d = sample_person(p, seed=102)

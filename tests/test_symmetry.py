@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from rig.symmetry import frontal_plane_summary, limb_symmetry, symmetry_table
+from rig.analysis.symmetry import frontal_plane_summary, limb_symmetry, symmetry_table
 
 
 def test_formulas():

@@ -14,20 +14,23 @@ import threading
 
 import pytest
 
+from rig.acquire import health
+from rig.acquire.health import HealthCode, problem
+
 from dashboard import durable
 from tests.dashboard_support import admin, app, client, patient, session_id  # noqa: F401
 
 pytestmark = pytest.mark.slow
 
-BR = 3                     # rig.frame.CORNERS: fl, fr, bl, br
+BR = 3                     # rig.hw.frame.CORNERS: fl, fr, bl, br
 HANG_GUARD_S = 90          # only so a regression (the request never returning) cannot hang the suite
 
 
 @pytest.fixture
 def sim():
-    from rig.acquire import build_acquisition
+    from rig.acquire.service import build_acquisition
     from rig.config import Config
-    from rig.ipc import InProcessLiveSource
+    from rig.acquire.ipc import InProcessLiveSource
     acq, gpio, _ = build_acquisition(Config().validate(), backend="sim", realtime=True)
     live = InProcessLiveSource(acq)
     acq.start()
@@ -134,18 +137,21 @@ def test_unplugged_until_the_end_is_interrupted_and_flagged_not_hung(client, ses
     _assert_flagged(client, body, "back-right load cell not responding")
 
 
-def test_health_problems_and_dedup():
-    h = {"type": "health", "ok": False, "warnings": ["zero drift 3 N"],
-         "messages": ["waiting to tare: step off the plate and keep it still for a second",
-                      "front-left load cell signal is noisy — check its cable and connector (4 spikes removed in the last second)",
-                      "zero drift 3 N"]}
-    assert durable.health_problems(h) == [h["messages"][1]]
-    assert durable.health_problems({"type": "health", "ok": True, "messages": ["x"]}) == []
+def test_health_faults_are_typed_and_deduplicated_by_code_and_chip():
+    noisy = problem(HealthCode.CHIP_NOISY, "front-left load cell signal is noisy (4 spikes removed)", "fl")
+    h = {"type": "health", "ok": False, "warnings": ["zero drift 3 N"], "problems": [noisy],
+         "messages": ["front-left load cell signal is noisy (4 spikes removed)",
+                      "waiting to tare: step off the plate and keep it still for a second", "zero drift 3 N"]}
+    assert health.faults(h) == [noisy]                  # advisories and the tare state are not faults
+    assert health.faults({"type": "health", "ok": True, "problems": [noisy]}) == []
     known: list[str] = []
-    assert durable._add_faults(known, durable.health_problems(h))
-    h2 = dict(h, messages=[h["messages"][1].replace("4 spikes", "7 spikes")])
-    assert not durable._add_faults(known, durable.health_problems(h2))    # same fault, another count
-    assert len(known) == 1
+    seen: set = set()
+    assert durable._add_faults(known, seen, h)
+    h2 = dict(h, problems=[dict(noisy, message="front-left load cell signal is noisy (7 spikes removed)")])
+    assert not durable._add_faults(known, seen, h2)     # same fault, another count
+    h3 = dict(h, problems=[dict(noisy, chip="br", message="back-right load cell signal is noisy")])
+    assert durable._add_faults(known, seen, h3)         # the same fault on another chip is new
+    assert known == [noisy["message"], "back-right load cell signal is noisy"]
     q = durable.flag_faults({"ok": True, "warnings": [], "analysis": {"ok": True, "faults": [], "scored": True}}, known)
     assert q["ok"] is False and q["analysis"]["scored"] is False and q["analysis"]["faults"] == [durable.FAULT]
-    assert q["warnings"] == [f"recorded during a fault: {known[0]}"]
+    assert q["warnings"] == [f"recorded during a fault: {m}" for m in known]

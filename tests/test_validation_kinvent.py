@@ -11,8 +11,8 @@ import math
 import numpy as np
 import pytest
 
-from rig import metrics
-from rig.io import cop_from_corners, read_kinvent
+from rig.analysis import metrics
+from rig.recording.reader import cop_from_corners, read_kinvent
 
 # README: CH1 (−69.0, +146.5), CH2 (+69.0, +146.5), CH3 (+69.0, −146.5), CH4 (−69.0, −146.5) mm
 CELL_X_M = np.array([-69.0, 69.0, 69.0, -69.0]) / 1000

@@ -4,8 +4,8 @@ and COPmfreq (BDSinfoCOP.txt) to 4 significant digits with the published convent
 import numpy as np
 import pytest
 
-from rig import metrics
-from rig.io import read_santos_duarte
+from rig.analysis import metrics
+from rig.recording.reader import read_santos_duarte
 
 TRIALS = ["BDS00001", "BDS00004", "BDS00007", "BDS00010", "BDS00160", "BDS00163"]
 PUBLISHED = {  # from the README table: COParea cm², COPvelo cm/s, COPmfreq Hz

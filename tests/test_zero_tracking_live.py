@@ -12,10 +12,11 @@ from calibration import fileformat as ff
 from calibration.flow import CalibrationFlow, nominal_model
 from calibration.loader import CalibrationWatch, load_force_model
 from calibration.synthetic import SyntheticPlate
-from rig.acquire import Acquisition, AcquisitionService
+from rig.acquire.loop import Acquisition
+from rig.acquire.service import AcquisitionService
 from rig.config import Config, from_dict
-from rig.frame import Frame
-from rig.plate import ForceModel
+from rig.hw.frame import Frame
+from rig.signal.plate import ForceModel
 from rig.sim.person import DoubleStance, Off, StepOff, StepOn, VirtualPerson
 from rig.sim.plate import AVDD_V, SimPlate
 from rig.sim.rig import make_sim_rig
@@ -250,7 +251,7 @@ def wait_for(cond, timeout=10.0):
 
 
 def test_running_service_picks_up_a_new_calibration(tmp_path):
-    from rig.ipc import Client
+    from rig.acquire.ipc import Client
     cfg = from_dict({"paths": {"data_dir": str(tmp_path)}})
     old = make_calibration(cfg, datetime(2026, 1, 5, tzinfo=timezone.utc))
     ff.save(old, ff.default_path(cfg))

@@ -193,15 +193,15 @@ def set_measures(t_s, fz_n, cop_ml_mm, cop_ap_mm, target: Target, *, plate_kind:
                  body_weight_n: float | None = None, min_fz_n: float = 20.0) -> dict:
     """Everything a training set records. Repetition exercises ("reps") find their
     repetitions with the step-down detector (vertical movement of the centre of mass,
-    rig.events), the same one the step-down and single-leg squat tests use."""
+    rig.analysis.events), the same one the step-down and single-leg squat tests use."""
     t, x, y, loaded = _arrays(t_s, cop_ml_mm, cop_ap_mm, fz_n, min_fz_n)
     org = origin_of(target, t, x, y, loaded)
     out = {"target": target.to_dict(), "plate_kind": plate_kind}
     out.update(time_in_target(t, x, y, target, fz_n, min_fz_n=min_fz_n, origin=org))
     out.update(steadiness(t, x, y, target, fz_n, min_fz_n=min_fz_n, origin=org))
     if plate_kind == "reps" and fz_n is not None:
-        from rig.events import detect
-        from rig.stepdown import repetitions
+        from rig.analysis.events import detect
+        from rig.analysis.stepdown import repetitions
         ev = detect(t, np.asarray(fz_n, float), x, y, mode="lateral_step_down", body_weight_n=body_weight_n)
         reps = repetitions(ev)
         out.update(repetition_quality(t, x, y, target, [(a, c) for a, _b, c in reps], fz_n,

@@ -26,8 +26,8 @@ from typing import Callable, Sequence
 import numpy as np
 from scipy.signal import lfilter
 
-from rig.frame import CORNERS
-from rig.plate import FULL_SCALE_CODE, G, PlateGeometry
+from rig.constants import CORNERS
+from rig.signal.plate import FULL_SCALE_CODE, G, PlateGeometry
 
 AVDD_V = 4.3
 """Default excitation: the HX711 board's AVDD regulator (≈ 4.3 V from a 5 V supply)."""

@@ -8,7 +8,7 @@ driver, acquisition, calibration) sees an ordinary GPIOBackend.
 Example::
 
     from rig.sim.rig import make_sim_rig
-    from rig.hx711 import HX711Array
+    from rig.hw.hx711 import HX711Array
     rig = make_sim_rig(seed=3)
     hx = HX711Array(rig.bus)
     frame = hx.read_frame()
@@ -21,8 +21,8 @@ from typing import Sequence
 
 import numpy as np
 
-from rig.frame import CORNERS
-from rig.gpio.base import VirtualClock
+from rig.constants import CORNERS
+from rig.hw.gpio.base import VirtualClock
 from rig.sim.person import VirtualPerson, demo_script
 from rig.sim.plate import SimPlate
 
@@ -60,7 +60,7 @@ class SimRig:
 
     def driver(self, **kw):
         """An HX711Array on this rig's bus, set up from the config."""
-        from rig.hx711 import HX711Array
+        from rig.hw.hx711 import HX711Array
         hx = self.config.hx711
         kw.setdefault("rate_sps", hx.rate_sps)
         kw.setdefault("gain", hx.gain)
@@ -69,7 +69,7 @@ class SimRig:
 
     def nominal_model(self):
         """The datasheet ForceModel for this rig's config (tare it before use)."""
-        from rig.acquire import nominal_force_model
+        from rig.signal.plate import nominal_force_model
         return nominal_force_model(self.config)
 
 
@@ -90,7 +90,7 @@ def make_sim_rig(config=None, *, person=None, plate: SimPlate | str | None = Non
     oscillator skew (default: seeded, uniform in ±300 ppm); ``noise_nv_rms``: chip input noise
     (None: datasheet, 90 nV at 80 SPS; 0: noiseless). Chip conversion phases are seeded.
     """
-    from rig.gpio.sim import SimBus
+    from rig.sim.gpio import SimBus
     from rig.sim.chip import EmulatedHX711
 
     if config is None:

@@ -1,0 +1,160 @@
+"""The acquisition process: `build_acquisition` (backend + driver + Acquisition),
+`AcquisitionService` (one Acquisition, the IPC server, the calibration watch) and
+`serve_forever`, the process itself with its signal handling. Its one entry point is
+``rig acquire`` (stepplate-acquire.service; `rig demo` spawns the same command), and it always
+starts from `default_force_model`: the plate's calibration when there is a valid one.
+"""
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Callable
+
+from calibration.loader import CalibrationWatch, load_force_model
+from rig.acquire.ipc import Server
+from rig.acquire.loop import Acquisition
+from rig.hw.gpio.select import open_backend
+from rig.hw.hx711 import HX711Array
+from rig.signal.plate import nominal_force_model
+from rig.sim.rig import make_sim_backend
+
+log = logging.getLogger("rig.acquire")
+
+
+def default_force_model(config):
+    """The plate's calibration when there is a valid one, else the datasheet model.
+
+    This is the ``force_model_factory`` the commands hand to the acquisition; an invalid
+    calibration file is not silently ignored: its error ends up in the model's ``source``
+    (shown by ``rig doctor`` and in every health report).
+    """
+    try:
+        return load_force_model(config=config)
+    except FileNotFoundError:
+        return nominal_force_model(config)
+    except ValueError as exc:
+        model = nominal_force_model(config)
+        model.source = f"nominal (calibration refused: {exc})"
+        return model
+
+
+def build_acquisition(config, *, backend: str | None = None, realtime: bool = True,
+                      force_model_factory: Callable | None = None, sim_kwargs: dict | None = None,
+                      **acq_kwargs) -> tuple[Acquisition, object, str]:
+    """Open the configured GPIO backend and driver; return (acquisition, gpio backend, reason).
+
+    ``force_model_factory(config) -> ForceModel`` is where a calibration plugs in. Zero
+    tracking is on unless ``zero_tracking=False`` is passed (a dict sets its limits).
+    """
+    force_model_factory = force_model_factory or default_force_model
+
+    def sim_factory(cfg=None, **kw):
+        return make_sim_backend(cfg if cfg is not None else config,
+                                **{"realtime": realtime, **(sim_kwargs or {}), **kw})
+    gpio, reason = open_backend(backend, config, sim_factory=sim_factory)
+    hx = config.hx711
+    reader = HX711Array(gpio, rate_sps=hx.rate_sps, gain=hx.gain, max_clock_high_us=hx.max_clock_high_us)
+    acq_kwargs.setdefault("batch_ms", getattr(getattr(config, "acquisition", None), "batch_ms", 100))
+    acq_kwargs.setdefault("zero_tracking", True)
+    acq = Acquisition(reader, force_model_factory(config), rate_hz=hx.rate_sps, plate=config.plate.name,
+                      geometry=config.geometry(), backend=getattr(gpio, "name", str(backend)),
+                      max_clock_high_us=hx.max_clock_high_us, **acq_kwargs)
+    return acq, gpio, reason
+
+
+class AcquisitionService:
+    """The acquisition process without its signal handling: one Acquisition, the IPC server on
+    ``path`` and, with a ``config``, the calibration watch (a saved, restored or removed
+    calibration is picked up within a second; ``reload_calibration`` does it at once).
+    `serve_forever` runs one; tests run one in-process."""
+
+    def __init__(self, acq: Acquisition, path, *, config=None, force_model_factory: Callable | None = None,
+                 hello: dict | None = None):
+        self.acq = acq
+        self.watch = None
+        if config is not None and force_model_factory is not None:
+            self.watch = CalibrationWatch(acq, config, force_model_factory)
+        self.server = Server(path, hello={**acq.hello(), **(hello or {})}, on_command=self.command)
+        self._unsubscribe = None
+
+    def start(self) -> "AcquisitionService":
+        self.server.start()
+        self._unsubscribe = self.acq.subscribe(lambda ev: self.server.publish(ev.to_message()))
+        self.acq.start()
+        return self
+
+    def poll(self) -> None:
+        """Housekeeping from the main thread, about once a second."""
+        if self.watch is not None and self.watch.poll():
+            self._hello_calibration()
+
+    def _hello_calibration(self) -> None:
+        self.server.hello = {**self.server.hello, "calibration": self.acq.calibration_source}
+
+    def command(self, cmd: dict) -> dict:
+        """A client's command (called from its IPC reader thread)."""
+        name = cmd.get("command")
+        if name == "tare":
+            self.acq.request_tare()
+            return {"ok": True, "command": "tare"}
+        if name == "ping":
+            return {"ok": True, "command": "ping"}
+        if name == "reload_calibration":
+            if self.watch is None:
+                return {"ok": False, "command": name, "error": "this acquisition has no calibration file"}
+            source = self.watch.reload()
+            self._hello_calibration()
+            return {"ok": True, "command": name, "calibration": source}
+        return {"ok": False, "error": f"unknown command {name!r}"}
+
+    def close(self) -> None:
+        self.acq.stop()
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+        self.server.close()
+
+
+def serve_forever(config, *, socket=None, backend: str | None = None, realtime: bool = True,
+                  max_seconds: float | None = None, ready: Callable[[str], None] | None = None,
+                  force_model_factory: Callable | None = None) -> int:
+    """The acquisition process: an AcquisitionService until SIGTERM/SIGINT."""
+    force_model_factory = force_model_factory or default_force_model
+    path = socket if socket is not None else config.socket_path
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
+                                          force_model_factory=force_model_factory)
+    log.info("GPIO backend %s (%s)", getattr(gpio, "name", "?"), reason)
+    service = AcquisitionService(acq, path, config=config, force_model_factory=force_model_factory,
+                                 hello={"backend_reason": reason})
+    stop = threading.Event()
+
+    def _signal(signum, _frame):
+        stop.set()
+        acq.stop(timeout=0)
+
+    old = {s: signal.signal(s, _signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        service.start()
+        if ready is not None:
+            ready(str(path))
+        t_end = None if max_seconds is None else time.monotonic() + max_seconds
+        next_poll = time.monotonic() + 1.0
+        while not stop.is_set() and acq.running:
+            if t_end is not None and time.monotonic() >= t_end:
+                break
+            if time.monotonic() >= next_poll:
+                service.poll()
+                next_poll = time.monotonic() + 1.0
+            stop.wait(0.2)
+    finally:
+        service.close()
+        try:
+            gpio.close()
+        except Exception:  # pragma: no cover
+            pass
+        for s, h in old.items():
+            signal.signal(s, h)
+    return 0
