@@ -42,8 +42,8 @@ from flask import Flask
 from dashboard import measures, recordings
 from dashboard.models import ClinicSession, Result, Trial
 from rig.acquire import health
-from rig.recording.reader import RecordingError
-from rig.recording.writer import PARTIAL, TrialRecorder, metadata_from_hello
+from rig.recording.format import PARTIAL, RecordingError
+from rig.recording.writer import TrialRecorder, metadata_from_hello
 
 log = logging.getLogger(__name__)
 

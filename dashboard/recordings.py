@@ -9,7 +9,7 @@ spreadsheet.
 
 The format (docs/recording-format.md) has one writer and one reader: ``rig.recording.writer``
 (``TrialRecorder``: ``.partial``, fsync, atomic rename, folder fsync, SHA-256 of what it
-wrote) and ``rig.recording.writer.read_table`` / ``rig.recording.reader``. This module only places the file, fills
+wrote) and ``rig.recording.reader.read_table`` / ``rig.recording.reader``. This module only places the file, fills
 the required header fields and checks the checksum on every read, so a corrupted or
 swapped file is an error, never silently wrong data. Stream time is kept as recorded
 (``t0_s=0``), so a stored trial's times match the live stream's.
@@ -24,9 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from rig.recording.reader import RAW_COLUMNS, RecordingError
+from rig.recording.format import RAW_COLUMNS, REQUIRED_KEYS, RecordingError
+from rig.recording.reader import read_table
 from rig.signal.plate import SAMPLE_COLUMNS
-from rig.recording.writer import REQUIRED_KEYS, read_table, write_recording
+from rig.recording.writer import write_recording
 
 __all__ = ["RAW_COLUMNS", "RecordingError", "new_path", "write", "read_bytes", "read", "decode",
            "complete_meta"]
@@ -74,7 +75,7 @@ def read_bytes(data_dir: str | os.PathLike, rel: str, sha256: str) -> bytes:
 
 
 def decode(data: bytes, source: str = "<recording>") -> tuple[tuple[str, ...], np.ndarray, dict]:
-    """(columns, samples, metadata) of a recording's bytes (rig.recording.writer.read_table)."""
+    """(columns, samples, metadata) of a recording's bytes (rig.recording.reader.read_table)."""
     return read_table(data, source)
 
 

@@ -10,7 +10,8 @@ import pytest
 
 from dashboard.db import get_db
 from dashboard.models import Trial
-from rig.recording.reader import RAW_COLUMNS, read_recording
+from rig.recording.format import RAW_COLUMNS
+from rig.recording.reader import read_recording
 from rig.signal.plate import SAMPLE_COLUMNS
 from rig.analysis.protocols import get as get_protocol
 from rig.analysis.protocols.analysis import analyse_trial
@@ -201,7 +202,7 @@ def _body(side, samples, **extra):
 
 
 def _stored(app, tmp_path, trial_id):
-    from rig.recording.writer import read_table
+    from rig.recording.reader import read_table
     with app.app_context():
         t = get_db().get(Trial, trial_id)
         text = (tmp_path / "data" / t.recording_path).read_text()

@@ -6,6 +6,7 @@ import pytest
 from click.testing import CliRunner
 
 from rig.recording import reader as io
+from rig.recording.format import RAW_COLUMNS, RECORDING_COLUMNS
 
 from rig.analysis import metrics
 from rig.cli import main
@@ -29,7 +30,7 @@ def write_recording(path, raw=False):
     lines = ["# stepplate-recording: 1", "# plate: test-plate", "# rate_hz: 100",
              f"# geometry_cell_x_m: {','.join(map(str, GEOM.cell_x_m))}",
              f"# geometry_cell_y_m: {','.join(map(str, GEOM.cell_y_m))}", "# side: left", "# protocol: romberg"]
-    cols = list(io.RECORDING_COLUMNS) + (list(io.RAW_COLUMNS) if raw else [])
+    cols = list(RECORDING_COLUMNS) + (list(RAW_COLUMNS) if raw else [])
     lines.append(",".join(cols))
     for i in range(t.size):
         row = [t[i], *f[i], fz[i], x[i] * 1000, y[i] * 1000, 0] + ([1, 2, 3, 4] if raw else [])

@@ -9,7 +9,8 @@ import pytest
 from rig.acquire.loop import Acquisition
 from rig.hw.flags import Flag
 from rig.signal.plate import ForceModel
-from rig.recording.writer import HEADER, TrialRecorder, metadata_from_hello, recover
+from rig.recording.format import HEADER
+from rig.recording.writer import TrialRecorder, metadata_from_hello, recover
 from tests.fake_frames import GEOM, FakeReader
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,8 @@ import numpy as np
 import pytest
 
 from rig.analysis import metrics
-from rig.recording.reader import cop_from_corners, read_kinvent
+from rig.recording.reader import read_kinvent
+from rig.signal.plate import cop_from_forces
 
 # README: CH1 (−69.0, +146.5), CH2 (+69.0, +146.5), CH3 (+69.0, −146.5), CH4 (−69.0, −146.5) mm
 CELL_X_M = np.array([-69.0, 69.0, 69.0, -69.0]) / 1000
@@ -38,7 +39,7 @@ def blocks(validation_dir):
 def test_reproduces_vendor_metrics_from_channels(validation_dir, idx):
     f, b = blocks(validation_dir)[idx]
     h = b["header"]
-    fz, ml, ap = cop_from_corners(b["channels_kg"] * 9.80665, CELL_X_M, CELL_Y_M)
+    fz, ml, ap = cop_from_forces(b["channels_kg"] * 9.80665, CELL_X_M, CELL_Y_M)
     ap = -ap  # vendor's longitudinal axis: heel (CH1/CH2) negative
     out = metrics.compute_all(b["t_s"], ml, ap, fz, ellipse="chi2")
     m = out["metrics"]

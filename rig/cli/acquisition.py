@@ -13,6 +13,7 @@ from pathlib import Path
 import click
 
 from rig.cli.context import load_config
+from rig.recording.format import format_sample
 from rig.signal.plate import SAMPLE_COLUMNS
 
 BACKENDS = click.Choice(["auto", "lgpio", "rpigpio", "sim"])
@@ -52,12 +53,6 @@ def _build(config, backend, realtime, faults=(), **kw):
 
 # --- rig stream ---------------------------------------------------------------------------
 
-def _csv_row(r) -> str:
-    def num(v, d):
-        return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{d}f}"
-    return ",".join((num(r[0], 4), *(num(v, 3) for v in r[1:6]), num(r[6], 2), num(r[7], 2), str(int(r[8]))))
-
-
 def _json_row(r) -> str:
     vals = [None if (isinstance(v, float) and math.isnan(v)) else v for v in r]
     d = dict(zip(SAMPLE_COLUMNS, vals))
@@ -85,7 +80,7 @@ class _Printer:
             out.write(",".join(SAMPLE_COLUMNS) + "\n")
 
     def rows(self, rows) -> None:
-        fmt = _csv_row if self.fmt == "csv" else _json_row
+        fmt = format_sample if self.fmt == "csv" else _json_row
         for r in rows:
             if self.done:
                 return

@@ -19,20 +19,15 @@ from pathlib import Path
 import numpy as np
 
 from rig.hw.flags import Flag
-from rig.constants import CORNERS, G, RAW_COLUMNS, SAMPLE_COLUMNS
-from rig.errors import InputError
+from rig.constants import CORNERS, G
+from rig.recording.format import FORMAT_KEY, RecordingError, check_columns, check_version, split_metadata
+from rig.signal.plate import cop_from_forces
 
 #: Length units accepted in a column suffix, in metres.
 LENGTH_UNITS = {"m": 1.0, "cm": 0.01, "mm": 0.001}
 #: Force units accepted in a column suffix, in newtons.
 FORCE_UNITS = {"n": 1.0, "kn": 1000.0, "kg": G, "kgf": G}
 TIME_UNITS = {"s": 1.0, "ms": 0.001}
-#: a recording's sample columns: the calibrated sample (rig.constants.SAMPLE_COLUMNS)
-RECORDING_COLUMNS = SAMPLE_COLUMNS
-
-
-class RecordingError(InputError):
-    """A file that cannot be read as a recording (bad header, unknown unit, bad values)."""
 
 
 @dataclass
@@ -103,16 +98,6 @@ def parse_geometry(cell_x_m, cell_y_m) -> tuple[np.ndarray, np.ndarray]:
     return out[0], out[1]
 
 
-def cop_from_corners(forces_n, cell_x_m, cell_y_m, min_fz_n: float = 20.0):
-    """Fz = Σ f_j; COP = Σ f_j (x_j, y_j) / Fz; NaN where Fz <= min_fz_n (plate unloaded)."""
-    f = np.asarray(forces_n, dtype=np.float64)
-    fz = f.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        ml = np.where(fz > min_fz_n, f @ cell_x_m / fz, np.nan)
-        ap = np.where(fz > min_fz_n, f @ cell_y_m / fz, np.nan)
-    return fz, ml, ap
-
-
 def _from_columns(header, data, source, meta, geometry=None) -> Recording:
     cols = {h: data[:, i] for i, h in enumerate(header)}
     if len(cols) != len(header):
@@ -149,7 +134,7 @@ def _from_columns(header, data, source, meta, geometry=None) -> Recording:
                 f"(f_fl_n, f_fr_n, f_bl_n, f_br_n); header: {', '.join(header)}")
         gx, gy = geometry if geometry is not None else parse_geometry(
             meta.get("geometry_cell_x_m"), meta.get("geometry_cell_y_m"))
-        fz, ml, ap = cop_from_corners(np.column_stack([corner[c] for c in CORNERS]), gx, gy)
+        fz, ml, ap = cop_from_forces(np.column_stack([corner[c] for c in CORNERS]), gx, gy)
         meta = {**meta, "cop_source": "corner forces"}
     rate = None
     if "rate_hz" in meta:
@@ -179,28 +164,13 @@ def read_recording(path, *, geometry=None) -> Recording:
 
 def parse_recording(text: str, *, source: str = "<text>", geometry=None) -> Recording:
     """As :func:`read_recording`, from the file's text."""
-    meta: dict = {}
-    lines = text.splitlines()
-    body = []
-    for ln in lines:
-        s = ln.strip()
-        if s.startswith("#"):
-            if ":" in s:
-                k, v = s[1:].split(":", 1)
-                meta[k.strip().lower()] = v.strip()
-            continue
-        body.append(ln)
+    meta, body = split_metadata(text)
     if not body:
         raise RecordingError(f"{source}: empty file")
     header, data = _read_table(body, source)
-    if "stepplate-recording" in meta:
-        if meta["stepplate-recording"] != "1":
-            raise RecordingError(f"{source}: stepplate-recording version {meta['stepplate-recording']} "
-                                 "is not supported (this reader knows version 1)")
-        want = list(RECORDING_COLUMNS)
-        if header[: len(want)] != want or header[len(want):] not in ([], list(RAW_COLUMNS)):
-            raise RecordingError(f"{source}: StepPlate recording columns must be {','.join(want)}"
-                                 f"[,{','.join(RAW_COLUMNS)}]; got {','.join(header)}")
+    if FORMAT_KEY in meta:
+        check_version(meta, source)
+        check_columns(header, source)
         meta["format"] = "stepplate-recording/1"
     else:
         meta["format"] = "csv"
@@ -211,6 +181,27 @@ def parse_recording(text: str, *, source: str = "<text>", geometry=None) -> Reco
             rec.ml_m = np.where(bad, np.nan, rec.ml_m)
             rec.ap_m = np.where(bad, np.nan, rec.ap_m)
     return rec
+
+
+def read_table(data: bytes | str, source: str = "<recording>") -> tuple[tuple[str, ...], np.ndarray, dict]:
+    """Every column of a StepPlate recording: (columns, samples (n, 9 or 13), metadata).
+
+    Unlike `parse_recording` (which reads any unit-named CSV for analysis) this reads only
+    StepPlate recordings, and keeps every column as stored. A recording with no rows
+    (interrupted before the first sample) gives an empty array. Raises RecordingError for
+    another version or other columns.
+    """
+    text = data.decode("utf-8-sig") if isinstance(data, (bytes, bytearray)) else data
+    meta, body = split_metadata(text)
+    if not body:
+        raise RecordingError(f"{source}: no header row")
+    check_version(meta, source)
+    header = tuple(h.strip().lower() for h in body[0].split(","))
+    check_columns(header, source)
+    if len(body) == 1:
+        return header, np.zeros((0, len(header))), meta
+    _, arr = _read_table(body, source)
+    return header, arr, meta
 
 
 def read_santos_duarte(path) -> Recording:

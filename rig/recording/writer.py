@@ -29,14 +29,13 @@ folder. ``recover(path)`` finishes an interrupted ``.partial`` the same way.
 
 This is the one writer of the format: ``rig record``, the protocol runs and the dashboard
 (its trial store and its durable live recorder) all write through :class:`TrialRecorder`;
-:func:`read_table` reads every column back (``rig.recording.reader`` reads a recording for analysis).
+``rig.recording.reader.read_table`` reads every column back and ``read_recording`` reads it for analysis.
 The recorder keeps the SHA-256 and size of what it wrote (``sha256``, ``bytes``), so a
 caller can store a checksum without reading the file again.
 """
 from __future__ import annotations
 
 import hashlib
-import math
 import os
 import time
 from datetime import datetime, timezone
@@ -44,17 +43,11 @@ from pathlib import Path
 
 import numpy as np
 
-from rig.recording.reader import RAW_COLUMNS, RECORDING_COLUMNS, RecordingError, _read_table
+from rig.constants import SAMPLE_COLUMNS
 from rig.fsutil import fsync_dir
-from rig.signal.plate import SAMPLE_COLUMNS
+from rig.recording.format import (FORMAT_KEY, FORMAT_VERSION, KEY_ORDER, PARTIAL, RAW_COLUMNS, RECORDING_COLUMNS,
+                                   REQUIRED_KEYS, format_sample)
 
-FORMAT_KEY = "stepplate-recording"   #: the one format marker: ``# stepplate-recording: 1``
-FORMAT_VERSION = 1
-HEADER = ",".join(RECORDING_COLUMNS + RAW_COLUMNS)
-REQUIRED_KEYS = ("plate", "rate_hz", "geometry_cell_x_m", "geometry_cell_y_m", "calibration")
-KEY_ORDER = (FORMAT_KEY, "plate", "rate_hz", "geometry_cell_x_m", "geometry_cell_y_m",
-             "started_utc", "calibration", "protocol", "side")
-PARTIAL = ".partial"
 
 
 def _fmt_meta(value) -> str:
@@ -64,10 +57,6 @@ def _fmt_meta(value) -> str:
     if "\n" in text or "\r" in text:
         raise ValueError(f"metadata values must be one line, got {text!r}")
     return text
-
-
-def _num(v: float, digits: int) -> str:
-    return "nan" if math.isnan(v) else f"{v:.{digits}f}"
 
 
 def metadata_from_hello(hello: dict, **extra) -> dict:
@@ -154,10 +143,7 @@ class TrialRecorder:
                 self._t0 = self.t_first
         lines = []
         for r, c in zip(samples, counts):
-            t = float(r[0]) - self._t0
-            lines.append(",".join((f"{t:.4f}", *(f"{float(v):.3f}" for v in r[1:6]),
-                                   _num(float(r[6]), 2), _num(float(r[7]), 2), str(int(r[8])),
-                                   *(str(int(v)) for v in c))))
+            lines.append(",".join((format_sample(r, self._t0), *(str(int(v)) for v in c))))
         self._append(("\n".join(lines) + "\n").encode("utf-8"))
         self.rows += len(lines)
         self.t_last = float(samples[-1, 0])
@@ -247,38 +233,3 @@ def write_recording(path, metadata: dict, samples, counts=None, *, t0_s: float |
         raise
     rec.close()
     return rec
-
-
-def read_table(data: bytes | str, source: str = "<recording>") -> tuple[tuple[str, ...], np.ndarray, dict]:
-    """Every column of a StepPlate recording: (columns, samples (n, 9 or 13), metadata).
-
-    The values are read by rig.recording.reader's table reader (the analysis reads the same file with
-    ``rig.recording.reader.read_recording``); metadata keys are lower-cased as rig.recording.reader does. A recording
-    with no rows (interrupted before the first sample) gives an empty array. Raises
-    rig.recording.reader.RecordingError for another version or other columns.
-    """
-    text = data.decode("utf-8-sig") if isinstance(data, (bytes, bytearray)) else data
-    meta: dict[str, str] = {}
-    body = []
-    for ln in text.splitlines():
-        s = ln.strip()
-        if s.startswith("#"):
-            k, sep, v = s[1:].partition(":")
-            if sep:
-                meta[k.strip().lower()] = v.strip()
-        elif s:
-            body.append(ln)
-    if not body:
-        raise RecordingError(f"{source}: no header row")
-    version = meta.get(FORMAT_KEY)
-    if version is not None and version != str(FORMAT_VERSION):
-        raise RecordingError(f"{source}: {FORMAT_KEY} version {version} is not supported "
-                             f"(this reader knows version {FORMAT_VERSION})")
-    header = tuple(h.strip().lower() for h in body[0].split(","))
-    if header not in (RECORDING_COLUMNS, RECORDING_COLUMNS + RAW_COLUMNS):
-        raise RecordingError(f"{source}: StepPlate recording columns must be {','.join(RECORDING_COLUMNS)}"
-                             f"[,{','.join(RAW_COLUMNS)}]; got {','.join(header)}")
-    if len(body) == 1:
-        return header, np.zeros((0, len(header))), meta
-    _, arr = _read_table(body, source)
-    return header, arr, meta

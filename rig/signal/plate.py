@@ -110,7 +110,18 @@ class ForceModel:
         return out
 
 
-__all__ = ["CORNERS", "G", "SAMPLE_COLUMNS", "PlateGeometry", "ForceModel"]
+def cop_from_forces(forces_n, cell_x_m, cell_y_m, min_fz_n: float = 20.0):
+    """Fz = Σ f_j; COP = Σ f_j (x_j, y_j) / Fz; NaN where Fz <= min_fz_n (plate unloaded).
+
+    For corner forces already in newtons (another plate's export, a recording without raw
+    counts); counts go through `ForceModel.convert`, the compiled core's path.
+    """
+    f = np.asarray(forces_n, dtype=np.float64)
+    fz = f.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ml = np.where(fz > min_fz_n, f @ np.asarray(cell_x_m, float) / fz, np.nan)
+        ap = np.where(fz > min_fz_n, f @ np.asarray(cell_y_m, float) / fz, np.nan)
+    return fz, ml, ap
 
 
 def nominal_force_model(config) -> ForceModel:
@@ -119,3 +130,6 @@ def nominal_force_model(config) -> ForceModel:
     return ForceModel.nominal(config.geometry(), capacity_kg=p.cell_capacity_kg,
                               sensitivity_mv_v=p.cell_sensitivity_mv_v, gain=config.hx711.gain,
                               min_fz_n=p.min_fz_n)
+
+
+__all__ = ["CORNERS", "G", "SAMPLE_COLUMNS", "PlateGeometry", "ForceModel", "cop_from_forces", "nominal_force_model"]
