@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import re
 import secrets
-import tomllib
 from datetime import date, timedelta
 
 import numpy as np
@@ -39,6 +38,7 @@ from dashboard.models import ClinicSession, Patient
 from dashboard.programme_models import LOG_SOURCES, ClinicExercise, Programme, ProgrammeLog, ShareLink, TrainingSet
 from dashboard.programme_views import (clinic_timezone, library, now_utc, plan_of, programme_adherence,
                                       programme_outcome, qr_svg, sheet, token_hash, utc)
+from rig import strict_toml
 from rig.signal.plate import G
 from rig.programme import (Target, hip_block, local_date, local_noon_utc, prescription, session_minutes, set_measures)
 from rig.programme.biofeedback import DEFAULT_TARGETS
@@ -352,9 +352,9 @@ def edit_exercise(eid: str):
     if request.method == "POST":
         text = request.form.get("toml", "")
         try:
-            data = tomllib.loads(text)
+            data = strict_toml.loads(text, LibraryError, "form")
             e = exercise_from_dict(data, "form")
-        except (tomllib.TOMLDecodeError, LibraryError) as exc:
+        except LibraryError as exc:
             return render_template("programme/exercise_edit.html", eid=eid, text=text, error=str(exc)), 400
         if eid != "new" and e.id != eid:
             return render_template("programme/exercise_edit.html", eid=eid, text=text,

@@ -21,11 +21,11 @@ import math
 import os
 import re
 import textwrap
-import tomllib
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rig import strict_toml
 from rig.constants import SOCKET_NAME
 
 DEFAULT_PATHS = (Path("/etc/stepplate/rig.toml"),)
@@ -251,21 +251,7 @@ def _coerce(value, typ, key: str):
         _check(isinstance(value, list), key, f"must be a list, got {type(value).__name__}")
         item = typing.get_args(typ)[0]
         return tuple(_coerce(v, item, f"{key}[{i}]") for i, v in enumerate(value))
-    if typ is float:
-        _check(isinstance(value, (int, float)) and not isinstance(value, bool), key,
-               f"must be a number, got {type(value).__name__} {value!r}")
-        return float(value)
-    if typ is int:
-        _check(isinstance(value, int) and not isinstance(value, bool), key,
-               f"must be an integer, got {type(value).__name__} {value!r}")
-        return value
-    if typ is str:
-        _check(isinstance(value, str), key, f"must be a string, got {type(value).__name__} {value!r}")
-        return value
-    if typ is bool:
-        _check(isinstance(value, bool), key, f"must be true or false, got {value!r}")
-        return value
-    raise ConfigError(f"{key}: unsupported option type {typ}")  # pragma: no cover
+    return strict_toml.typed(value, typ, key, ConfigError)
 
 
 def _section(cls, data: dict, name: str):
@@ -300,16 +286,7 @@ def load(path: str | os.PathLike | None = None) -> Config:
     if path is None:
         return Config().validate()
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(f"config file {path} does not exist") from None
-    except IsADirectoryError:
-        raise ConfigError(f"config file {path} is a directory") from None
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    data = strict_toml.read(path, ConfigError, "config file")
     try:
         return from_dict(data, source=str(path))
     except ConfigError as exc:
@@ -426,5 +403,5 @@ def render_with(overrides: dict[str, object]) -> str:
     if todo:
         raise ConfigError(f"{sorted(todo)[0]}: unknown option")
     text = "\n".join(lines) + "\n"
-    from_dict(tomllib.loads(text), source="<rendered>")
+    from_dict(strict_toml.loads(text, ConfigError, "<rendered>"), source="<rendered>")
     return text

@@ -415,3 +415,29 @@ def test_cli_init_writes_validated_file_and_keeps_existing(tmp_path):
     assert f.read_text() == "# mine\n"
     r = CliRunner().invoke(main, ["config", "init", str(f), "--force", "--set", "nodot"])
     assert r.exit_code == 2
+
+
+def test_every_toml_reader_gives_the_same_clear_errors(tmp_path):
+    """Config, protocol files and exercise libraries read TOML through rig.strict_toml: the
+    same wording for a missing file, invalid TOML, a file that is not UTF-8 and a wrong type."""
+    from rig.analysis.protocols import ProtocolError, load_protocols
+    from rig.config import ConfigError, load
+    from rig.programme.library import LibraryError, load_library
+    readers = ((load, ConfigError, "config file"), (load_protocols, ProtocolError, "protocol file"),
+               (load_library, LibraryError, "exercise file"))
+    bad_toml, latin1 = tmp_path / "bad.toml", tmp_path / "latin1.toml"
+    bad_toml.write_text("[x\n")
+    latin1.write_bytes(b"# caf\xe9\n")
+    for read, err, what in readers:
+        with pytest.raises(err, match=f"^{what} .*missing.toml does not exist$"):
+            read(tmp_path / "missing.toml")
+        with pytest.raises(err, match=r"bad\.toml: not valid TOML"):
+            read(bad_toml)
+        with pytest.raises(err, match=r"latin1\.toml: not UTF-8 text"):
+            read(latin1)
+    with pytest.raises(ConfigError, match=r"web\.port: must be an integer, got str '80'"):
+        from_dict({"web": {"port": "80"}})
+    p = tmp_path / "p.toml"
+    p.write_text('[[protocol]]\nid = "x"\nname = "X"\nkind = "quiet_stance"\ninstructions = "stand"\nduration_s = "30"\n')
+    with pytest.raises(ProtocolError, match=r"duration_s: must be a number, got str '30'"):
+        load_protocols(p)

@@ -16,7 +16,7 @@ PACKAGES = ("rig", "calibration", "dashboard", "hardware")
 
 #: (room, layer): a module may import its own room and rooms of a strictly lower layer.
 LAYERS = (
-    ("rig.constants", 0), ("rig.errors", 0), ("rig.fsutil", 0), ("rig", 0),
+    ("rig.constants", 0), ("rig.errors", 0), ("rig.fsutil", 0), ("rig.strict_toml", 0), ("rig", 0),
     ("rig.hw", 1),
     ("rig.signal", 2),
     ("rig.config", 3),

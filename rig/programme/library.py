@@ -12,10 +12,10 @@ A wrong key, type or value raises :class:`LibraryError` naming the source and th
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import asdict, dataclass, field
 from importlib import resources
-from pathlib import Path
+
+from rig import strict_toml
 
 PLATE_KINDS = ("", "balance", "reps", "shift")
 ROUTINES = ("activation", "main")
@@ -90,17 +90,7 @@ def _err(src, key, msg) -> LibraryError:
 
 
 def _typed(src, key, v, typ):
-    if typ is int and (isinstance(v, bool) or not isinstance(v, int)):
-        raise _err(src, key, f"must be an integer, got {v!r}")
-    if typ is float:
-        if isinstance(v, bool) or not isinstance(v, (int, float)):
-            raise _err(src, key, f"must be a number, got {v!r}")
-        return float(v)
-    if typ is bool and not isinstance(v, bool):
-        raise _err(src, key, f"must be true or false, got {v!r}")
-    if typ is str and not isinstance(v, str):
-        raise _err(src, key, f"must be text, got {v!r}")
-    return v
+    return strict_toml.typed(v, typ, f"{src}: {key}", LibraryError)
 
 
 def _strings(src, key, v, *, allow_empty=False) -> tuple[str, ...]:
@@ -172,18 +162,14 @@ def from_dict(d: dict, source: str = "<dict>") -> Exercise:
 
 
 def _tables(doc: dict, source: str) -> list:
-    extra = set(doc) - {"exercise"}
-    if extra:
-        raise LibraryError(f"{source}: {sorted(extra)[0]}: unknown top-level key (expected [[exercise]])")
-    ex = doc.get("exercise", [])
-    return [ex] if isinstance(ex, dict) else list(ex)
+    return strict_toml.tables(doc, "exercise", source, LibraryError)
 
 
 def builtin_library() -> dict[str, Exercise]:
     """The exercises shipped with StepPlate, by id, in file order."""
     text = resources.files("rig.programme").joinpath("exercises.toml").read_text(encoding="utf-8")
     out = {}
-    for t in _tables(tomllib.loads(text), "exercises.toml"):
+    for t in _tables(strict_toml.loads(text, LibraryError, "exercises.toml"), "exercises.toml"):
         e = from_dict(t, "exercises.toml")
         out[e.id] = e
     return out
@@ -211,13 +197,7 @@ def load_library(*paths: str | os.PathLike, clinic: list[dict] | None = None) ->
     if not paths and os.environ.get("RIG_EXERCISES"):
         paths = tuple(p for p in os.environ["RIG_EXERCISES"].split(os.pathsep) if p)
     for p in paths:
-        p = Path(p)
-        try:
-            doc = tomllib.loads(p.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise LibraryError(f"exercise file {p} does not exist") from None
-        except tomllib.TOMLDecodeError as exc:
-            raise LibraryError(f"{p}: not valid TOML: {exc}") from None
+        doc = strict_toml.read(p, LibraryError, "exercise file")
         lib = merge(lib, _tables(doc, str(p)), str(p))
     if clinic:
         lib = merge(lib, clinic, "clinic")

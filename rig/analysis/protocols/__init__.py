@@ -12,10 +12,11 @@ A wrong key, type or value is a :class:`ProtocolError` that names the file and t
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import asdict, dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from rig import strict_toml
 
 KINDS = ("single_leg_stance", "quiet_stance", "lateral_step_down", "step_down_landing", "single_leg_squat")
 SIDES = ("left", "right", "both")
@@ -122,27 +123,10 @@ def _err(src: str, key: str, msg: str) -> ProtocolError:
 
 
 def _typed(src, key, value, typ):
-    if typ is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _err(src, key, f"must be a number, got {value!r}")
-        return float(value)
-    if typ is int:
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise _err(src, key, f"must be an integer, got {value!r}")
-        return value
-    if typ is bool:
-        if not isinstance(value, bool):
-            raise _err(src, key, f"must be true or false, got {value!r}")
-        return value
-    if typ is str:
-        if not isinstance(value, str) or not value.strip():
-            raise _err(src, key, f"must be a non-empty string, got {value!r}")
-        return value
-    if typ is list:
-        if not isinstance(value, list):
-            raise _err(src, key, f"must be a list, got {value!r}")
+    value = strict_toml.typed(value, typ, f"{src}: {key}", ProtocolError, nonempty=True)
+    if typ is list:        # numbers in a list are floats, as single numbers are
         return [float(v) if isinstance(v, int) and not isinstance(v, bool) else v for v in value]
-    raise AssertionError(typ)  # pragma: no cover
+    return value
 
 
 _FIELDS = {"id": str, "name": str, "kind": str, "instructions": str, "duration_s": float,
@@ -215,24 +199,11 @@ def from_dict(data: dict, source: str = "<dict>") -> Protocol:
 
 
 def _tables(doc: dict, source: str) -> list[dict]:
-    p = doc.get("protocol")
-    extra = set(doc) - {"protocol"}
-    if extra:
-        raise ProtocolError(f"{source}: {sorted(extra)[0]}: unknown top-level key (expected [protocol] or [[protocol]])")
-    if p is None:
-        return []
-    return [p] if isinstance(p, dict) else list(p)
+    return strict_toml.tables(doc, "protocol", source, ProtocolError)
 
 
 def _read(path: Path) -> list[dict]:
-    try:
-        return _tables(tomllib.loads(path.read_text(encoding="utf-8")), str(path))
-    except FileNotFoundError:
-        raise ProtocolError(f"protocol file {path} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ProtocolError(f"{path}: not valid TOML: {exc}") from None
-    except UnicodeDecodeError as exc:   # security/fuzz: a corrupted file is a ProtocolError too
-        raise ProtocolError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    return _tables(strict_toml.read(path, ProtocolError, "protocol file"), str(path))
 
 
 def default_protocols() -> dict[str, Protocol]:
@@ -240,7 +211,8 @@ def default_protocols() -> dict[str, Protocol]:
     out = {}
     for entry in sorted(resources.files("rig.analysis.protocols").joinpath("defaults").iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".toml"):
-            for table in _tables(tomllib.loads(entry.read_text(encoding="utf-8")), f"defaults/{entry.name}"):
+            for table in _tables(strict_toml.loads(entry.read_text(encoding="utf-8"), ProtocolError, entry.name),
+                                 f"defaults/{entry.name}"):
                 p = from_dict(table, f"defaults/{entry.name}")
                 out[p.id] = p
     return out
