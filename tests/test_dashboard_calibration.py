@@ -87,7 +87,7 @@ def test_a_refused_step_says_why_and_can_be_retried(tmp_path, plate):
     page = c.get("/calibration/").get_data(as_text=True)
     assert run.index == 1 and run.error and 'id="cal-error"' in page and "Measure again" in page
     c.post("/calibration/cancel")
-    assert app.extensions["stepplate_calibration_run"] is None and live._subs == []
+    assert app.extensions["stepplate_calibration_run"] is None and live.subscriber_count == 0
 
 
 def test_calibration_posts_need_the_csrf_token(tmp_path, plate):

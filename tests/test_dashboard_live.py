@@ -53,12 +53,12 @@ def test_single_leg_trial_emits_a_foot_lift_event_over_sse(tmp_path, fake):
     # the samples still all arrive, and the plain stream carries no events
     assert sum(len(m["t_s"]) for name, m in events if name == "message") == len(d["t_s"])
     assert not any("events" in m for name, m in plain_events if name == "message")
-    assert fake._subs == [] and app.extensions["stepplate_event_hub"].runs == {}   # all unsubscribed
+    assert fake.subscriber_count == 0 and app.extensions["stepplate_event_hub"].runs == {}   # all unsubscribed
 
 
 def test_unknown_protocol_is_404(tmp_path, fake):
     assert make(tmp_path, fake).test_client().get("/api/live/stream?protocol=nope").status_code == 404
-    assert fake._subs == []
+    assert fake.subscriber_count == 0
 
 
 def test_batches_go_out_as_they_arrive_but_at_most_every_interval(tmp_path, fake):
@@ -104,6 +104,6 @@ def test_viewers_beyond_the_cap_get_503_and_pages_keep_threads(tmp_path, fake):
     assert c2.status_code == 200
     b.close()
     c2.close()
-    assert fake._subs == []
+    assert fake.subscriber_count == 0
     assert waitress_threads(app) == 2 + 16
     assert waitress_threads(make(tmp_path, fake)) >= 20 + 16          # 20 tablets + pages by default

@@ -108,7 +108,7 @@ def test_sse_stream_batches_samples(app, fake):
     assert data and sum(len(d["t_s"]) for d in data) == 24
     assert data[0]["fz_n"][0] == 700.0 and data[0]["cop_ap_mm"][0] is None
     assert any(name == "health" for name, _ in events)
-    assert len(fake._subs) == 0          # the stream unsubscribed when it ended
+    assert fake.subscriber_count == 0          # the stream unsubscribed when it ended
 
 
 def test_sse_from_an_in_process_acquisition(tmp_path):

@@ -171,7 +171,7 @@ def test_record_a_trial_from_the_live_source(app, client, live, session_id):
     assert d["analysis"]["ok"] and d["analysis"]["faults"] == ["no_foot_lift"]   # standing, never lifted a foot
     raw = client.get(f"/trials/{d['trial_id']}/export.csv?kind=raw").get_data(as_text=True).splitlines()
     assert raw[0] == ",".join(("t_s",) + RAW_COLUMNS + ("flags",)) and raw[1].endswith(",1000,1001,1002,1003,0")
-    assert live._subs == []                                                      # unsubscribed
+    assert live.subscriber_count == 0                                                      # unsubscribed
 
 
 def test_record_without_a_running_acquisition_is_503(app, client, session_id):
@@ -263,7 +263,7 @@ def test_bad_cues_are_rejected_and_nothing_is_written(app, client, patient, tmp_
 
 def _feed_from(live, stop, t_start, rate=80, batch=8):
     """Standing still; the first batch after the recorder subscribed starts at ``t_start``."""
-    while not live._subs and not stop.is_set():
+    while not live.subscriber_count and not stop.is_set():
         time.sleep(0.001)
     t = t_start
     while not stop.is_set():
@@ -305,5 +305,5 @@ def test_record_with_bad_cues_is_400_before_recording(app, client, live, patient
     r = client.post(f"/api/sessions/{sid}/trials/record",
                     data=json.dumps({"side": "left", "seconds": 2, "cues_s": cues}), content_type="application/json")
     assert r.status_code == 400 and why in r.get_json()["error"], r.get_json()
-    assert live._subs == []                                       # never subscribed: nothing recorded
+    assert live.subscriber_count == 0                                       # never subscribed: nothing recorded
     assert client.get(f"/sessions/{sid}").status_code == 200

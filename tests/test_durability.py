@@ -92,7 +92,7 @@ class Feeder(threading.Thread):
     def run(self):
         period = BATCH / RATE / self.pace
         if self.stop_after_k is not None:     # a bounded stream: start once the recorder listens
-            while not self.live._subs:
+            while not self.live.subscriber_count:
                 time.sleep(0.001)
         nxt = time.monotonic()
         while not self.stop.is_set() and (self.stop_after_k is None or self.k < self.stop_after_k):
@@ -354,7 +354,7 @@ def test_disconnect_during_a_trial_through_the_api_is_503_with_the_trial(rig):
     d = r.get_json()
     assert r.status_code == 503 and "reconnecting" in d["error"]
     assert d["status"] == "interrupted" and d["n_samples"] == RATE
-    assert live._subs == []
+    assert live.subscriber_count == 0
 
 
 def test_recovery_marks_only_this_rigs_trials(tmp_path, db_url):

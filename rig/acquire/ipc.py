@@ -25,6 +25,8 @@ from collections import deque
 from pathlib import Path
 from typing import Callable, Iterator
 
+from rig.acquire.fanout import Subscribers
+
 log = logging.getLogger("rig.acquire.ipc")
 
 MAX_LINE = 1 << 20
@@ -353,23 +355,21 @@ def server_running(path) -> bool:
 # --- live sources: what the dashboard subscribes to ----------------------------------------
 
 class _Fanout:
+    """What the dashboard subscribes to: the latest hello and health, and every message."""
+
     def __init__(self):
-        self._subs: list[Callable[[dict], None]] = []
-        self._lock = threading.Lock()
+        self._subscribers = Subscribers()
         self.hello: dict | None = None
         self.health: dict | None = None
         self.connected = False
         self.last_batch_at: float | None = None
 
     def subscribe(self, callback: Callable[[dict], None]) -> Callable[[], None]:
-        with self._lock:
-            self._subs.append(callback)
+        return self._subscribers.subscribe(callback)
 
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subs:
-                    self._subs.remove(callback)
-        return unsubscribe
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
 
     def _dispatch(self, msg: dict) -> None:
         t = msg.get("type")
@@ -382,13 +382,7 @@ class _Fanout:
             self.last_batch_at = time.monotonic()
         elif t == "disconnected":
             self.connected = False
-        with self._lock:
-            subs = list(self._subs)
-        for cb in subs:
-            try:
-                cb(msg)
-            except Exception:
-                log.exception("live subscriber failed")
+        self._subscribers.publish(msg)
 
     def status(self) -> dict:
         h = self.health or {}

@@ -35,6 +35,7 @@ from rig.hw.flags import Flag
 from rig.constants import CORNER_NAMES, CORNERS
 from rig.signal.plate import SAMPLE_COLUMNS, ForceModel
 from rig.signal.spike import SpikeFilter
+from rig.acquire.fanout import Subscribers
 from rig.acquire.health import OK_STATES, Health, HealthCode, chip_list, chip_problem, problem
 
 log = logging.getLogger("rig.acquire.loop")
@@ -99,8 +100,7 @@ class Acquisition:
         self.backend = backend
         self.max_clock_high_us = max_clock_high_us
         self.zero_tracker = self._new_tracker()
-        self._subs: list[Callable] = []
-        self._subs_lock = threading.Lock()
+        self._subscribers = Subscribers()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._tare_request = threading.Event()
@@ -125,7 +125,6 @@ class Acquisition:
         self.resyncs = 0
         self.read_errors = 0
         self.last_error = ""
-        self.subscriber_errors = 0
         self.max_clock_high_ns = 0
         self.latest_health: dict = {}
         self._chip_bad_run: list[int] | None = None   # consecutive frames each chip failed
@@ -136,24 +135,15 @@ class Acquisition:
     # --- subscribers --------------------------------------------------------------------
     def subscribe(self, callback: Callable) -> Callable[[], None]:
         """Call ``callback(event)`` for every Batch and Health; returns the unsubscribe function."""
-        with self._subs_lock:
-            self._subs.append(callback)
-
-        def unsubscribe() -> None:
-            with self._subs_lock:
-                if callback in self._subs:
-                    self._subs.remove(callback)
-        return unsubscribe
+        return self._subscribers.subscribe(callback)
 
     def _publish(self, event) -> None:
-        with self._subs_lock:
-            subs = list(self._subs)
-        for cb in subs:
-            try:
-                cb(event)
-            except Exception:  # a broken subscriber must not stop acquisition
-                self.subscriber_errors += 1
-                log.exception("subscriber %r failed", cb)
+        self._subscribers.publish(event)
+
+    @property
+    def subscriber_errors(self) -> int:
+        """Subscriber callbacks that raised (each is logged; acquisition goes on)."""
+        return self._subscribers.errors
 
     def hello(self) -> dict:
         """What a subscriber needs before the first batch (the IPC ``hello`` message)."""
