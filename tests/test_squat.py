@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from rig.signal.plate import G
-from rig.analysis.squat import left_right, squat_measures, squat_repetitions
+from rig.analysis.squat import COMPARED, squat_measures, squat_repetitions
+from rig.analysis.symmetry import symmetry_table
 from tests.sim_support import through_chips
 
 MASS = 70.0
@@ -108,7 +109,7 @@ def test_virtual_person_squat_with_known_valgus_low_sway():
         assert r["mean_ml_medial_mm"] == pytest.approx(known_medial_mm(valgus), rel=0.12, abs=1.0), side
     slope = m["right"]["mean_ml_medial_mm"] - m["left"]["mean_ml_medial_mm"]
     assert slope == pytest.approx(20.0, rel=0.15)                          # 20 mm per unit of valgus
-    lr = left_right(m["left"], m["right"])
+    lr = symmetry_table(m["left"], m["right"], measures=COMPARED)
     assert lr["mean_ml_medial_mm"]["worse_side"] == "right"
     assert lr["repetition_count"]["si_pct"] == 0.0
 
@@ -119,7 +120,7 @@ def test_virtual_person_squat_valgus_side_stands_out_with_normal_sway():
     assert m["left"]["repetition_count"] == m["right"]["repetition_count"] == 5
     diff = m["left"]["mean_ml_medial_mm"] - m["right"]["mean_ml_medial_mm"]
     assert diff > 0.5 * (known_medial_mm(0.8) - known_medial_mm(0.0))     # at least half the known 16 mm
-    assert left_right(m["left"], m["right"])["mean_ml_medial_mm"]["worse_side"] == "left"
+    assert symmetry_table(m["left"], m["right"], measures=COMPARED)["mean_ml_medial_mm"]["worse_side"] == "left"
 
 
 def test_single_leg_squat_protocol_ships_with_the_defaults():

@@ -37,3 +37,12 @@ def test_one_line_summary():
     data["single_leg_stance"]["left"]["sd_ml_mm"] = 3.0
     assert "RIGHT worse on 2 of 3" in frontal_plane_summary(data)
     assert "not enough" in frontal_plane_summary({})
+
+
+def test_symmetry_table_takes_a_measure_list_in_its_order_and_numpy_numbers():
+    import numpy as np
+    left = {"b_mm": np.float64(2.0), "a_mm": 4, "n": np.int64(3), "flag": True, "text": "x"}
+    right = {"b_mm": 1.0, "a_mm": 2.0, "n": np.int64(6), "flag": False, "text": "y", "only_right": 1.0}
+    assert list(symmetry_table(left, right)) == ["a_mm", "b_mm", "n"]          # all numeric, sorted
+    t = symmetry_table(left, right, measures=["n", "b_mm", "missing", "text"])
+    assert list(t) == ["n", "b_mm"] and t["n"]["lsi_pct"] == 50.0 and t["b_mm"]["si_pct"] == pytest.approx(200 / 3)

@@ -25,7 +25,7 @@ lowest point is the lowest COM position. ``touch_down_count`` counts repetitions
 the 0.1-s mean Fz fell below (1 − ``touch_frac``)·BW: the free foot took weight (a fault; the
 repetition is kept, with Fz bridged across the touch for the COM integration).
 
-:func:`left_right` compares the two sides' means with rig.analysis.symmetry (LSI, SI, worse side).
+The two sides' means of the COMPARED measures go through rig.analysis.symmetry.symmetry_table (LSI, SI, worse side).
 """
 from __future__ import annotations
 
@@ -34,7 +34,6 @@ from scipy.integrate import cumulative_trapezoid
 
 from rig.signal.plate import G
 from rig.analysis.stepdown import repetition_measures
-from rig.analysis.symmetry import limb_symmetry
 
 #: Trial-level keys compared left vs right.
 COMPARED = ("mean_ml_medial_mm", "mean_ml_excursion_mm", "mean_ml_lateral_mm", "mean_cop_velocity_lowering_mm_s",
@@ -156,15 +155,4 @@ def squat_measures(t_s, fz_n, cop_ml_mm, cop_ap_mm, stance_side, *, body_weight_
     return out
 
 
-def left_right(left: dict, right: dict, *, involved: str | None = None) -> dict:
-    """LSI/SI/worse side per compared measure (rig.analysis.symmetry conventions)."""
-    out = {}
-    for k in COMPARED:
-        a, b = left.get(k), right.get(k)
-        if a is None or b is None:
-            continue
-        out[k] = limb_symmetry(float(a), float(b), measure=k, involved=involved)
-    return out
-
-
-__all__ = ["COMPARED", "left_right", "squat_measures", "squat_repetitions"]
+__all__ = ["COMPARED", "squat_measures", "squat_repetitions"]

@@ -13,6 +13,7 @@ Formulas (docs/protocols.md):
 from __future__ import annotations
 
 import math
+import numbers
 
 #: +1: a larger value is worse (more sway, harder landing, later stabilisation);
 #: −1: a larger value is better; 0: no direction (e.g. movement times).
@@ -58,12 +59,18 @@ def limb_symmetry(left, right, *, measure=None, involved=None, higher_is_worse=N
     return out
 
 
-def symmetry_table(left: dict, right: dict, involved=None) -> dict:
-    """limb_symmetry for every numeric measure present on both sides."""
+def _number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def symmetry_table(left: dict, right: dict, involved=None, measures=None) -> dict:
+    """limb_symmetry for every numeric measure present on both sides: those of ``measures``
+    in that order, or all of them sorted by name. NumPy numbers count as numbers."""
+    keys = sorted(set(left) & set(right)) if measures is None else [k for k in measures if k in left and k in right]
     out = {}
-    for k in sorted(set(left) & set(right)):
+    for k in keys:
         a, b = left[k], right[k]
-        if isinstance(a, (int, float)) and isinstance(b, (int, float)) and not isinstance(a, bool):
+        if _number(a) and _number(b):
             out[k] = limb_symmetry(float(a), float(b), measure=k, involved=involved)
     return out
 
