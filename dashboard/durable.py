@@ -118,8 +118,6 @@ def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None 
     trial.status = status
     trial.n_samples = n
     trial.duration_s = duration
-    if duration > 0:
-        trial.sample_rate_hz = (n - 1) / duration
     trial.recording_sha256 = hashlib.sha256(blob).hexdigest()
     trial.recording_bytes = len(blob)
     q, results = measures.evaluate(arr, columns, trial.protocol, trial.side, trial.body_mass_kg

@@ -24,6 +24,7 @@ from dashboard.db import get_or_404
 from dashboard.models import Trial
 from dashboard.recordings import RAW_COLUMNS
 from dashboard.trials import _trial_json, data_dir, load_samples
+from rig.analysis.events import sample_interval_s
 from rig.signal.plate import SAMPLE_COLUMNS
 
 bp = Blueprint("export", __name__)
@@ -101,7 +102,7 @@ def trial_json(trial_id: int):
 def c3d_bytes(t: Trial, columns, arr, half_ml_mm: float, half_ap_mm: float) -> bytes:
     import c3d
     ix = {c: i for i, c in enumerate(columns)}
-    rate = t.sample_rate_hz or 80.0
+    rate = t.sample_rate_hz or 1.0 / sample_interval_s(None, arr[:, ix["t_s"]])
     w = c3d.Writer(point_rate=float(rate), analog_rate=float(rate), point_units="mm  ")
     fz = arr[:, ix["fz_n"]]
     x = arr[:, ix["cop_ml_mm"]]

@@ -81,7 +81,8 @@ class EventHub:
         with self.lock:
             run = self.runs.get(key)
             if run is None:
-                run = {"detector": EventDetector(kind, body_weight_n=body_weight_n), "watchers": [],
+                rate = (getattr(live, "hello", None) or {}).get("rate_hz")
+                run = {"detector": EventDetector(kind, body_weight_n=body_weight_n, rate_hz=rate), "watchers": [],
                        "lock": threading.Lock()}
                 run["unsubscribe"] = live.subscribe(lambda msg, run=run: self._on(run, msg))
                 self.runs[key] = run

@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 
 import numpy as np
+
+from rig.analysis.change import REAL_DECLINE, REAL_IMPROVEMENT, mdc95, published_sem
+from rig.analysis.symmetry import DIRECTIONS
 
 from rig.hw.flags import Flag
 from rig.signal.plate import G, SAMPLE_COLUMNS
@@ -99,7 +101,8 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
             raise ValueError(f"{len(samples)} samples")
         cues = cues_from_metadata(meta) if proto.kind == "lateral_step_down" else None
         res = analyse_trial(proto, col("t_s"), col("fz_n"), col("cop_ml_mm"), col("cop_ap_mm"), col("flags"),
-                            side=side if side in ("left", "right") else None, body_weight_n=bw, cues=cues)
+                            side=side if side in ("left", "right") else None, body_weight_n=bw, cues=cues,
+                            rate_hz=recording_rate_hz(meta))
     except Exception as exc:  # noqa: BLE001 - stored and shown as "analysis failed: …", with the traceback logged
         log.warning("analysis of a %s trial failed", protocol_id, exc_info=True)
         reason = str(exc) or type(exc).__name__
@@ -108,6 +111,15 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     results = {k: float(v) for k, v in d["measures"].items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
     return results, {"ok": True, "scored": res.scored, **d}    # the TrialResult (rig.analysis.protocols.session reads it)
+
+
+def recording_rate_hz(meta) -> float | None:
+    """The converter's rate a recording carries (``# rate_hz``), or None when it has none."""
+    try:
+        rate = float((meta or {}).get("rate_hz") or 0)
+    except (TypeError, ValueError):
+        return None
+    return rate if math.isfinite(rate) and rate > 0 else None
 
 
 def evaluate(samples: np.ndarray, columns, protocol_id: str, side: str | None,
@@ -152,36 +164,18 @@ def ellipse_95(x, y) -> tuple[float, float, float, float, float]:
 
 # --- change over weeks ------------------------------------------------------------------
 
-@dataclass(frozen=True)
-class ChangeLabel:
-    label: str        #: "baseline", "real improvement", "real decline", "within MDC", "no MDC"
-    delta: float | None
+#: The one colour code of a change label (web trend dots, chips and the PDF).
+LABEL_COLOURS = {REAL_IMPROVEMENT: "#2ca02c", REAL_DECLINE: "#d62728"}
 
 
 def mdc_for(key: str, overrides: dict | None = None) -> tuple[float | None, bool]:
-    """(MDC in the key's unit, lower_is_better) from settings overrides, rig.analysis.change, defaults."""
+    """(MDC95 in the key's unit, lower_is_better): the clinic's setting, else the MDC95 of a
+    published SEM (rig.analysis.change.PUBLISHED), else the placeholder DEFAULT_MDC."""
     if overrides and key in overrides:
         v = overrides[key]
         return float(v[0]), bool(v[1])
-    try:
-        from rig.analysis import change as rig_change
-        if hasattr(rig_change, "mdc_for"):
-            got = rig_change.mdc_for(key)
-            if got is not None:
-                return got
-    except ImportError:
-        pass
+    lower_better = DIRECTIONS.get(key, 1) >= 0
+    sem = published_sem(key)
+    if sem is not None:
+        return mdc95(sem), lower_better
     return DEFAULT_MDC.get(key, (None, True))
-
-
-def classify(baseline: float | None, value: float, mdc: float | None, lower_is_better: bool) -> ChangeLabel:
-    if baseline is None:
-        return ChangeLabel("baseline", None)
-    delta = value - baseline
-    if mdc is None:
-        return ChangeLabel("no MDC", delta)
-    if abs(delta) <= mdc:
-        return ChangeLabel("within MDC", delta)
-    better = delta < 0 if lower_is_better else delta > 0
-    return ChangeLabel("real improvement" if better else "real decline", delta)
-

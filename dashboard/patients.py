@@ -2,7 +2,6 @@
 band and "real change" labels)."""
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from datetime import datetime, timezone
 
@@ -153,7 +152,7 @@ def history(patient: Patient) -> dict:
     measure (settings, rig.analysis.change, defaults; passed on as a published SEM = MDC / (1.96·√2)).
     The band on the trend is baseline ± that clinic MDC.
     """
-    from rig.analysis.change import Z95
+    from rig.analysis.change import sem_from_mdc
     from rig.analysis.protocols.session import compare_sessions
     overrides = get_setting("mdc_overrides", {}) or {}
     # (group, key) -> side -> [(session, summary kind, value)]
@@ -170,7 +169,7 @@ def history(patient: Patient) -> dict:
     trends = []
     for (group, key), by_side in series.items():
         mdc, lower_better = measures.mdc_for(key, overrides)
-        published = {key: mdc / (Z95 * math.sqrt(2))} if mdc is not None else {}
+        published = {key: sem_from_mdc(mdc)} if mdc is not None else {}
         sides = {}
         for side, pts in sorted(by_side.items()):
             base_session, base_summary, base = pts[0]
@@ -192,7 +191,6 @@ def history(patient: Patient) -> dict:
 
 
 SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "both": "#2ca02c"}
-LABEL_COLOURS = {"real improvement": "#2ca02c", "real decline": "#d62728"}
 
 
 def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 170) -> str:
@@ -242,7 +240,7 @@ def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 
             out.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="'
                        + " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in coords) + '"/>')
         for x, y, v, p in coords:
-            fill = LABEL_COLOURS.get(p["label"], "#fff")
+            fill = measures.LABEL_COLOURS.get(p["label"], "#fff")
             shown = f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{fill}" stroke="{c}">'
                        f'<title>{side} {p["t"]:%Y-%m-%d}: {shown} {unit} — {p["label"]}</title></circle>')

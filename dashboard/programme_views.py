@@ -5,7 +5,6 @@ The PDF report (dashboard.reports) uses the outcome too. The logic itself is rig
 from __future__ import annotations
 
 import hashlib
-import math
 from datetime import datetime, timezone
 
 from flask import current_app
@@ -131,7 +130,7 @@ def programme_outcome(patient_id: int, programme_id: int | None = None) -> dict:
 
     Needs an app context. The latest programme of the patient unless ``programme_id``.
     ``status``: "no programme" | "no baseline" | "awaiting retest" | "complete"."""
-    from rig.analysis.change import compare_sessions
+    from rig.analysis.change import compare_sessions, sem_from_mdc
     from rig.analysis.symmetry import DIRECTIONS
 
     from dashboard import measures
@@ -166,7 +165,7 @@ def programme_outcome(patient_id: int, programme_id: int | None = None) -> dict:
     rows = []
     for (proto, side, key) in sorted(set(before) & set(after)):
         mdc, lower_better = measures.mdc_for(key, overrides)
-        published_sem = mdc / (1.96 * math.sqrt(2)) if mdc else None
+        published_sem = sem_from_mdc(mdc) if mdc else None
         direction = DIRECTIONS.get(key)
         hiw = (1 if lower_better else -1) if direction is None else direction
         c = compare_sessions(before[(proto, side, key)], after[(proto, side, key)], measure=key,
@@ -184,7 +183,7 @@ def outcome_figure(outcome: dict):
     dashboard/reports.py can add it with ``_page(pdf, outcome_figure(programme_outcome(pid)))``."""
     from matplotlib.figure import Figure
 
-    from dashboard import units
+    from dashboard import measures, units
     fig = Figure(figsize=(8.27, 11.69))
     ax = fig.add_axes([0.06, 0.04, 0.88, 0.92])
     ax.axis("off")
@@ -216,7 +215,7 @@ def outcome_figure(outcome: dict):
     y -= 0.022
     rows = [r for r in outcome["rows"] if r["headline"] or r["label"].startswith("real")] or outcome["rows"]
     bm = outcome["body_mass_kg"]
-    colours = {"real: better": "#2ca02c", "real: worse": "#d62728"}
+    colours = measures.LABEL_COLOURS
     for r in rows[:38]:
         k = r["key"]
         conv = lambda v: units.fmt(k, v, bm) if v is not None else "–"  # noqa: E731

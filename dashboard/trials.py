@@ -121,8 +121,10 @@ def plate_meta(rate_hz: float) -> dict:
             cfg = load(current_app.config.get("RIG_CONFIG"))
             geom = cfg.geometry()
             plate, gx, gy = plate or cfg.plate.name, list(geom.cell_x_m), list(geom.cell_y_m)
-        except Exception:  # noqa: BLE001 - a broken rig config must not lose a trial
-            gx, gy = [-0.22, 0.22, -0.22, 0.22], [0.17, 0.17, -0.17, -0.17]
+        except Exception:  # noqa: BLE001 - a broken rig config must not lose a trial: its defaults
+            from rig.config import Config
+            geom = Config().geometry()
+            gx, gy = list(geom.cell_x_m), list(geom.cell_y_m)
     return {"plate": plate or "unknown", "rate_hz": f"{rate_hz:g}",
             "geometry_cell_x_m": ",".join(f"{v:g}" for v in gx),
             "geometry_cell_y_m": ",".join(f"{v:g}" for v in gy),

@@ -20,6 +20,7 @@ ZERO = np.array([12_000, -8_000, 3_000, 20_000])  # each cell's zero-load code
 class FakeReader:
     def __init__(self, *, rate=80, step_on_s=2.0, fz=700.0, x_m=0.05, y_m=-0.03, sigma=30.0, seed=0,
                  invalid_every=0, dead_chip_from_s=None, dead_chip=3, glitches=()):
+        self.rate_sps = float(rate)
         self.period = int(1e9 / rate)
         self.t = 1_000_000_000
         self.t0 = self.t

@@ -24,9 +24,9 @@ def test_labels():
     c = compare_sessions(before, [20.5, 21.5, 19.5], measure="mean_velocity_ml_mm_s")
     assert c["label"] == "within noise" and c["mdc95"] == pytest.approx(1.96 * math.sqrt(2) / math.sqrt(3))
     c = compare_sessions(before, [15.0, 16.0, 14.0], measure="mean_velocity_ml_mm_s")
-    assert c["label"] == "real: better" and c["change"] == pytest.approx(-5.0)
+    assert c["label"] == "real improvement" and c["change"] == pytest.approx(-5.0)
     c = compare_sessions(before, [25.0, 26.0, 24.0], measure="mean_velocity_ml_mm_s")
-    assert c["label"] == "real: worse"
+    assert c["label"] == "real decline"
     # a published SEM larger than the within-session one wins (conservative)
     c = compare_sessions(before, [23.0, 24.0, 22.0], measure="mean_velocity_ml_mm_s", published_sem=2.0)
     assert c["mdc_source"] == "published SEM" and c["label"] == "within noise"
@@ -48,3 +48,16 @@ def test_balance_score_anchor_scores_50():
     assert s["balance_score"] == pytest.approx(50.0)
     s = balance_score({"mean_velocity_ml_mm_s": 20.0})
     assert s["balance_score"] == pytest.approx(50.0) and s["components"][1]["sub_score"] is None
+
+
+def test_a_published_sem_reaches_the_dashboards_mdc(monkeypatch):
+    """The dashboard's MDC comes from the clinic's setting, else a published SEM, else the
+    placeholder (before, a check that could never be true made it always the placeholder)."""
+    from dashboard import measures
+    from rig.analysis import change
+    key = "mean_velocity_mm_s"
+    assert measures.mdc_for(key) == measures.DEFAULT_MDC[key]
+    monkeypatch.setitem(change.PUBLISHED, key, [{"icc": 0.9, "sem": 1.5, "source": "test"},
+                                                {"icc": 0.8, "sem": 2.0, "source": "test"}])
+    assert measures.mdc_for(key) == (pytest.approx(1.96 * 2 ** 0.5 * 2.0), True)
+    assert measures.mdc_for(key, {key: [4.0, True]}) == (4.0, True)

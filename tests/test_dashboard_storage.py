@@ -97,11 +97,16 @@ def test_quality_flags_and_warnings():
     assert measures.quality(circle_samples(100))["ok"]
 
 
-def test_real_change_labels():
-    assert measures.classify(None, 10, 3, True).label == "baseline"
-    assert measures.classify(10, 12.9, 3, True).label == "within MDC"
-    assert measures.classify(10, 6.5, 3, True).label == "real improvement"
-    assert measures.classify(10, 13.5, 3, True).label == "real decline"
-    assert measures.classify(10, 13.5, 3, False).label == "real improvement"
-    assert measures.classify(10, 13.5, None, True).label == "no MDC"
+def test_real_change_labels_one_rule_and_one_vocabulary():
+    from rig.analysis.change import LABELS, label_change, sem_from_mdc, mdc95
+    assert label_change(2.9, 3, 1) == "within noise"
+    assert label_change(-3.5, 3, 1) == "real improvement"        # lower sway is better
+    assert label_change(3.5, 3, 1) == "real decline"
+    assert label_change(3.5, 3, -1) == "real improvement"        # a larger value is better
+    assert label_change(3.5, 3, 0) == "real change"
+    assert label_change(3.5, None, 1) == label_change(None, 3, 1) == "insufficient data"
+    assert mdc95(sem_from_mdc(4.2)) == pytest.approx(4.2)
+    assert set(measures.LABEL_COLOURS) <= set(LABELS)
+    # no published SEM and no setting: the placeholder; a clinic's setting wins
+    assert measures.mdc_for("mean_velocity_mm_s") == measures.DEFAULT_MDC["mean_velocity_mm_s"]
     assert measures.mdc_for("mean_velocity_mm_s", {"mean_velocity_mm_s": [4.5, False]}) == (4.5, False)

@@ -266,14 +266,14 @@ def test_outcome_for_the_report(app, client, patient, monkeypatch):
     vel = {r["side"]: r for r in o["rows"] if r["key"] == "mean_velocity_mm_s"}
     # left 20 → 10 mm/s: a real improvement beyond the MDC; right 12 → 12.2: within noise
     assert vel["left"]["change"] == pytest.approx(-10.0, rel=0.1)
-    assert vel["left"]["label"] == "real: better" and vel["left"]["mdc95"] >= 3.0
+    assert vel["left"]["label"] == "real improvement" and vel["left"]["mdc95"] >= 3.0
     assert vel["right"]["label"] == "within noise"
     assert client.get(f"/programme/{pid}/outcome.json").get_json()["status"] == "complete"
     page = client.get(f"/programme/{pid}").get_data(as_text=True)
-    assert "real: better" in page and "within noise" in page
+    assert "real improvement" in page and "within noise" in page
     fig = outcome_figure(o)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
-    assert "Exercise programme: outcome" in texts and "real: better" in texts and "within noise" in texts
+    assert "Exercise programme: outcome" in texts and "real improvement" in texts and "within noise" in texts
     assert any("Adherence:" in t for t in texts) and any(t.startswith("single_leg_stance: Mean velocity") for t in texts)
     import io
 

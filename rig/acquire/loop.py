@@ -73,7 +73,7 @@ class Acquisition:
     """Read loop + spike filter + conversion + batching + health, for one plate."""
 
     def __init__(self, reader, force_model: ForceModel, *, batch_ms: float = 100,
-                 spike_filter: SpikeFilter | None | bool = True, rate_hz: float = 80.0,
+                 spike_filter: SpikeFilter | None | bool = True, rate_hz: float | None = None,
                  health_interval_s: float = 1.0, auto_tare: bool = True, tare_s: float = 1.0,
                  still_n: float = 0.5, names=CORNERS, plate: str = "", geometry=None,
                  backend: str = "", max_clock_high_us: float | None = None,
@@ -90,7 +90,8 @@ class Acquisition:
         if spike_filter is True:
             spike_filter = SpikeFilter(len(names))
         self.spike_filter: SpikeFilter | None = spike_filter or None
-        self.rate_hz = float(rate_hz)
+        #: the converter's rate (rig.hw.adc.FrameReader.rate_sps) unless given
+        self.rate_hz = float(rate_hz if rate_hz is not None else reader.rate_sps)
         self.health_ns = int(health_interval_s * 1e9)
         self.tare_ns = int(tare_s * 1e9)
         self.still_n = float(still_n)

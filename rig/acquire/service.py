@@ -59,7 +59,7 @@ def build_acquisition(config, *, backend: str | None = None, realtime: bool = Tr
     reader = HX711Array(gpio, rate_sps=hx.rate_sps, gain=hx.gain, max_clock_high_us=hx.max_clock_high_us)
     acq_kwargs.setdefault("batch_ms", getattr(getattr(config, "acquisition", None), "batch_ms", 100))
     acq_kwargs.setdefault("zero_tracking", True)
-    acq = Acquisition(reader, force_model_factory(config), rate_hz=hx.rate_sps, plate=config.plate.name,
+    acq = Acquisition(reader, force_model_factory(config), plate=config.plate.name,
                       geometry=config.geometry(), backend=getattr(gpio, "name", str(backend)),
                       max_clock_high_us=hx.max_clock_high_us, **acq_kwargs)
     return acq, gpio, reason

@@ -5,7 +5,8 @@
 - SEM of the session score (the mean of k trials): TE / sqrt(k). ICC-based alternative, when a
   published ICC and sample SD are used: SEM = SD · sqrt(1 − ICC).
 - MDC95 = 1.96 · sqrt(2) · SEM. A change is labelled "real" only when |change| > MDC95; the
-  label also says whether it is better or worse when the measure has a direction.
+  label also says whether it is better or worse when the measure has a direction. This is the
+  one rule and the one vocabulary (LABELS) the dashboard, the PDF and the programme outcome use.
 - When a published SEM exists (PUBLISHED), the larger of the two MDCs is used: within-session
   trials miss day-to-day variation, so they understate the test-retest error.
 
@@ -32,6 +33,35 @@ PUBLISHED: dict[str, list[dict]] = {
          "source": "Rugelj et al. 2015, Med Biol Eng Comput 6/2015 (ICC only)"},
     ],
 }
+
+
+#: The labels of a change, everywhere (web, PDF, programme outcome).
+REAL_IMPROVEMENT, REAL_DECLINE, REAL_CHANGE = "real improvement", "real decline", "real change"
+WITHIN_NOISE, INSUFFICIENT = "within noise", "insufficient data"
+LABELS = (REAL_IMPROVEMENT, REAL_DECLINE, REAL_CHANGE, WITHIN_NOISE, INSUFFICIENT)
+
+
+def label_change(change, mdc, direction) -> str:
+    """The label of ``change`` against its ``mdc`` (MDC95): "real …" only when |change| > MDC95.
+    ``direction`` +1: a larger value is worse; −1: a larger value is better; 0/None: no direction."""
+    if change is None or mdc is None:
+        return INSUFFICIENT
+    if abs(change) <= mdc:
+        return WITHIN_NOISE
+    if not direction:
+        return REAL_CHANGE
+    return REAL_DECLINE if (change > 0) == (direction > 0) else REAL_IMPROVEMENT
+
+
+def sem_from_mdc(mdc) -> float | None:
+    """The SEM behind an MDC95 (a clinic's MDC setting used where a published SEM is expected)."""
+    return None if mdc is None else float(mdc) / (Z95 * math.sqrt(2.0))
+
+
+def published_sem(measure: str) -> float | None:
+    """The largest published SEM of ``measure`` (PUBLISHED), or None where none is published."""
+    sems = [p["sem"] for p in PUBLISHED.get(measure, ()) if p.get("sem") is not None]
+    return max(sems) if sems else None
 
 
 def typical_error(trials) -> float | None:
@@ -81,21 +111,13 @@ def compare_sessions(before, after, *, measure=None, higher_is_worse=None, publi
     out = {"measure": measure, "before": float(np.mean(b)) if b else None,
            "after": float(np.mean(a)) if a else None, "change": None,
            "sem_trials": sem_from_trials(b, a), "sem_published": published_sem,
-           "mdc95": None, "mdc_source": None, "label": "insufficient data"}
+           "mdc95": None, "mdc_source": None, "label": INSUFFICIENT}
     if not b or not a:
         return out
     out["change"] = out["after"] - out["before"]
     out["mdc95"], out["mdc_source"] = larger_mdc95(out["sem_trials"], published_sem)
-    if out["mdc95"] is None:
-        return out
-    if abs(out["change"]) <= out["mdc95"]:
-        out["label"] = "within noise"
-    else:
-        d = higher_is_worse if higher_is_worse is not None else DIRECTIONS.get(measure, 0)
-        if d:
-            out["label"] = "real: " + ("worse" if (out["change"] > 0) == (d > 0) else "better")
-        else:
-            out["label"] = "real change"
+    d = higher_is_worse if higher_is_worse is not None else DIRECTIONS.get(measure, 0)
+    out["label"] = label_change(out["change"], out["mdc95"], d)
     return out
 
 

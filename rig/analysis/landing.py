@@ -30,7 +30,6 @@ import numpy as np
 PEAK_WINDOW_S = 0.25
 DPSI_WINDOW_S = 3.0
 FINE_HZ = 12000.0
-CONVERSION_S = 1 / 80.0
 
 
 def _as_t(t_or_fs, n):

@@ -39,8 +39,8 @@ with the INVALID flag are skipped (they carry no forces).
 """
 from __future__ import annotations
 
-from rig.analysis.events.base import DT_GUESS, MODES, DetectorParams, Event, first
+from rig.analysis.events.base import MODES, DetectorParams, Event, first, sample_interval_s
 from rig.analysis.events.detector import EventDetector, detect
 from rig.analysis.events.stepdown import cued_repetition
 
-__all__ = ["DT_GUESS", "MODES", "DetectorParams", "Event", "EventDetector", "cued_repetition", "detect", "first"]
+__all__ = ["MODES", "sample_interval_s", "DetectorParams", "Event", "EventDetector", "cued_repetition", "detect", "first"]

@@ -2,6 +2,8 @@
 and the small crossing helpers."""
 from __future__ import annotations
 
+import numpy as np
+
 from dataclasses import asdict, dataclass, field
 
 
@@ -74,7 +76,18 @@ def _interp_cross(t0, v0, t1, v1, level) -> float:
     return t0 + (level - v0) / (v1 - v0) * (t1 - t0)
 
 
-DT_GUESS = 1 / 80    # the plate's sample interval (sizes the 0.25 s running mean)
+def sample_interval_s(rate_hz, t_s=None) -> float:
+    """The sample interval: 1/rate of the converter that recorded the samples (carried in the
+    recording and the live stream's hello), or, for bare arrays without a rate (another
+    plate's export), the median step of their time stamps."""
+    if rate_hz:
+        return 1.0 / float(rate_hz)
+    t = np.asarray(t_s if t_s is not None else (), float)
+    d = np.diff(t[np.isfinite(t)])
+    d = d[d > 0]
+    if not len(d):
+        raise ValueError("no sample rate given and fewer than two increasing time stamps to measure it")
+    return float(np.median(d))
 
 
 def _crossing(t, v, i, level) -> float:

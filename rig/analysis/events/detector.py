@@ -23,10 +23,14 @@ class EventDetector(StanceEvents, StepDownEvents, LandingEvents):
     """
 
     def __init__(self, mode: str = "single_leg_stance", *, body_weight_n: float | None = None,
-                 params: DetectorParams | None = None, cues=None, cue_period_s: float | None = None):
+                 params: DetectorParams | None = None, cues=None, cue_period_s: float | None = None,
+                 rate_hz: float | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.mode = mode
+        #: the samples' rate (from the converter, via the recording or the live hello); None:
+        #: measured from the time stamps where a window size needs it
+        self.rate_hz = float(rate_hz) if rate_hz else None
         self.p = params or DetectorParams()
         self.bw = body_weight_n
         self.events: list[Event] = []
@@ -239,11 +243,12 @@ class EventDetector(StanceEvents, StepDownEvents, LandingEvents):
 
 
 def detect(t_s, fz_n, cop_ml_mm=None, cop_ap_mm=None, flags=None, *, mode="single_leg_stance",
-           body_weight_n=None, params=None, batch=None, cues=None, cue_period_s=None) -> list[Event]:
+           body_weight_n=None, params=None, batch=None, cues=None, cue_period_s=None,
+           rate_hz=None) -> list[Event]:
     """Run :class:`EventDetector` over whole arrays (optionally in batches of ``batch`` samples).
     ``cues``: the metronome's cue times of a lateral step-down (cue-guided mode)."""
     det = EventDetector(mode, body_weight_n=body_weight_n, params=params, cues=cues,
-                        cue_period_s=cue_period_s)
+                        cue_period_s=cue_period_s, rate_hz=rate_hz)
     n = len(np.atleast_1d(t_s))
     step = n if not batch else int(batch)
     sl = lambda a, i: None if a is None else np.asarray(a)[i:i + step]

@@ -8,7 +8,7 @@ import numpy as np
 from scipy.integrate import cumulative_trapezoid
 
 from rig.constants import G
-from rig.analysis.events.base import DT_GUESS, DetectorParams, _crossing, _interp_cross
+from rig.analysis.events.base import DetectorParams, _crossing, _interp_cross, sample_interval_s
 
 
 class StepDownEvents:
@@ -171,7 +171,7 @@ class StepDownEvents:
             end = self._window_end(k)
             a = np.array(self._sdbuf)
             rep = cued_repetition(a[:, 0], a[:, 1], self._cues[k], end, p, body_weight_n=self.bw,
-                                  bw_history=self._bw_hist)
+                                  bw_history=self._bw_hist, rate_hz=self.rate_hz)
             if rep.get("bw_n") is not None:
                 self._bw_hist.append(rep["bw_n"])
             self._cue_emit(k, rep, t)
@@ -184,7 +184,7 @@ class StepDownEvents:
         if self._cue_i < len(self._cues) and t >= self._cues[self._cue_i]:
             return
         bw, sd = self._last_ref if self._last_ref else (self.bw, 0.0)
-        n = max(1, int(round(0.25 / max(DT_GUESS, 1e-3))))
+        n = max(1, int(round(0.25 / max(sample_interval_s(self.rate_hz, [s[0] for s in self._sdbuf]), 1e-3))))
         recent = [s[1] for s in list(self._sdbuf)[-n:] if s[0] >= self._win_end - 0.1]
         if len(recent) < n // 2:
             return
@@ -223,7 +223,7 @@ class StepDownEvents:
 
 
 def cued_repetition(t_s, fz_n, cue_t_s, end_t_s, params: DetectorParams | None = None, *,
-                    body_weight_n=None, bw_history=(), _post_ref=False) -> dict:
+                    body_weight_n=None, bw_history=(), rate_hz=None, _post_ref=False) -> dict:
     """One cued lateral step-down repetition from the samples around its window.
 
     ``t_s, fz_n``: samples covering [cue − sd_pre_s, end]. The still beat before the cue
@@ -235,7 +235,8 @@ def cued_repetition(t_s, fz_n, cue_t_s, end_t_s, params: DetectorParams | None =
     after the tap and v_b before it by equal and opposite amounts at its centre, so the
     lowest point is where (v_f + v_b)/2 crosses 0 upwards (the crossing nearest the middle of
     start..return). Not performed: no lowering or return found, or a COM drop below
-    sd_min_depth_m. Returns a dict (times in s; ``performed``, ``confidence``, ``snr``…)."""
+    sd_min_depth_m. ``rate_hz``: the samples' rate (sizes the 0.25 s running mean; measured
+    from ``t_s`` when not given). Returns a dict (times in s; ``performed``, ``confidence``, ``snr``…)."""
     p = params or DetectorParams()
     t = np.asarray(t_s, float)
     f = np.asarray(fz_n, float)
@@ -248,7 +249,7 @@ def cued_repetition(t_s, fz_n, cue_t_s, end_t_s, params: DetectorParams | None =
         out["reason"] = "too_few_samples"
         return out
     bw_pre = float(f[pre].mean())
-    n = max(2, int(round(0.25 / DT_GUESS)))
+    n = max(2, int(round(0.25 / sample_interval_s(rate_hz, t))))
     k = np.ones(n) / n
     mm_pre = np.convolve(f[pre], k, mode="valid") if pre.sum() > n else f[pre]
     sd = float(np.std(mm_pre))
@@ -275,7 +276,7 @@ def cued_repetition(t_s, fz_n, cue_t_s, end_t_s, params: DetectorParams | None =
     if (not len(on) or not len(up) or up[-1] <= on[0]) and len(bw_history) and not _post_ref:
         # the still beat after the window was not still (e.g. the next repetition followed
         # without a pause): take the weight reference of the earlier still beats instead
-        return cued_repetition(t, f, cue_t_s, end_t_s, p, body_weight_n=body_weight_n,
+        return cued_repetition(t, f, cue_t_s, end_t_s, p, body_weight_n=body_weight_n, rate_hz=rate_hz,
                                bw_history=bw_history, _post_ref=True)
     if not len(on) or not len(up) or up[-1] <= on[0]:
         out["reason"] = "no_movement"
@@ -305,7 +306,7 @@ def cued_repetition(t_s, fz_n, cue_t_s, end_t_s, params: DetectorParams | None =
     depth = min(down, rise)              # the COM drop, seen on the way down and on the way up
     out["depth_m"] = round(depth, 4)
     if depth < p.sd_min_depth_m and len(bw_history) and not _post_ref:
-        return cued_repetition(t, f, cue_t_s, end_t_s, p, body_weight_n=body_weight_n,
+        return cued_repetition(t, f, cue_t_s, end_t_s, p, body_weight_n=body_weight_n, rate_hz=rate_hz,
                                bw_history=bw_history, _post_ref=True)
     if depth < p.sd_min_depth_m:
         out["reason"] = "too_shallow"

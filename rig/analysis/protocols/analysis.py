@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rig.analysis.events import Event, detect
+from rig.analysis.events import Event, detect, sample_interval_s
 from rig.hw.flags import Flag
 
 RESULT_KEY = "trial_result"
@@ -138,21 +138,23 @@ def cue_period_s(protocol) -> float | None:
 
 def analyse_trial(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags=None, *, side=None,
                   body_weight_n=None, condition=None, trial=None, practice=False,
-                  cues=None) -> TrialResult:
+                  cues=None, rate_hz=None) -> TrialResult:
     """``cues``: the metronome's cue times of a lateral step-down (from the protocol run, or
     :func:`cues_from_metadata` offline); with them each repetition is looked for in its cue's
-    window (docs/protocols.md), without them the blind detector runs."""
+    window (docs/protocols.md), without them the blind detector runs. ``rate_hz``: the
+    converter's rate, from the recording (``# rate_hz``); measured from ``t_s`` only for bare
+    arrays without one."""
     t = np.asarray(t_s, float)
     fz = np.asarray(fz_n, float)
     ml = np.asarray(cop_ml_mm, float)
     ap = np.asarray(cop_ap_mm, float)
     fl = np.zeros(len(t), np.int64) if flags is None else np.asarray(flags).astype(np.int64)
-    fs = float(1 / np.median(np.diff(t)))
+    fs = 1.0 / sample_interval_s(rate_hz, t)
     use_cues = cues is not None and protocol.kind == "lateral_step_down"
     # a single-leg squat is a single-leg stance as far as events go (foot lift, touch-down);
     # its repetitions are segmented offline by rig.analysis.squat
     mode = "single_leg_stance" if protocol.kind == "single_leg_squat" else protocol.kind
-    ev = detect(t, fz, ml, ap, fl, mode=mode, body_weight_n=body_weight_n,
+    ev = detect(t, fz, ml, ap, fl, mode=mode, body_weight_n=body_weight_n, rate_hz=fs,
                 cues=list(cues) if use_cues else None, cue_period_s=cue_period_s(protocol) if use_cues else None)
     res = TrialResult(protocol.id, protocol.kind, side, round(fs, 3), events=ev, condition=condition,
                       trial=trial, practice=practice)

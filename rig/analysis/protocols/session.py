@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import math
 
-from rig.analysis.change import Z95, larger_mdc95, pooled_typical_error
+from rig.analysis.change import Z95, label_change, larger_mdc95, pooled_typical_error
 from rig.analysis.symmetry import DIRECTIONS, frontal_plane_summary, limb_symmetry
 
 #: Numeric entries of TrialResult.measures that are bookkeeping, not outcome measures.
@@ -107,16 +107,6 @@ def summarise_session(trial_results) -> dict:
     return out
 
 
-def change_label(change, mdc, direction) -> str:
-    if change is None or mdc is None:
-        return "insufficient data"
-    if abs(change) <= mdc:
-        return "within noise"
-    if not direction:
-        return "real change"
-    return "real decline" if (change > 0) == (direction > 0) else "real improvement"
-
-
 def compare_sessions(previous_summary: dict, current_summary: dict, *, published_sem: dict | None = None) -> dict:
     """Per group, measure and side: change, pooled TE, SEM, MDC95 and the label.
 
@@ -146,7 +136,7 @@ def _compare_one(measure, a, b, pub_sem) -> dict:
     return {"previous": a["mean"], "current": b["mean"], "change": change,
             "typical_error": te, "sem": sem, "mdc95": mdc, "mdc_source": src,
             "direction": {1: "lower is better", -1: "higher is better"}.get(d, "none"),
-            "label": change_label(change, mdc, d)}
+            "label": label_change(change, mdc, d)}
 
 
-__all__ = ["summarise_session", "compare_sessions", "measure_stats", "change_label", "NOT_MEASURES", "Z95"]
+__all__ = ["summarise_session", "compare_sessions", "measure_stats", "NOT_MEASURES", "Z95"]
