@@ -66,3 +66,18 @@ def test_a_later_settling_landing_has_a_later_tts():
     mb = landing_metrics(b["t_s"], b["fz_n"], 700.0, 2.0, cop_ml_mm=b["cop_ml_mm"], cop_ap_mm=b["cop_ap_mm"])
     assert mb["tts_bw5_s"] > ma["tts_bw5_s"]
     assert mb["vsi_bw"] > ma["vsi_bw"]
+
+
+def test_post_landing_sway_is_the_sway_suite_or_nothing():
+    from rig.analysis import landing
+    from rig.analysis.metrics import compute_all
+    rng = np.random.default_rng(3)
+    t = np.arange(400) / 80
+    ml, ap = rng.normal(0, 2, 400), rng.normal(0, 3, 400)
+    got = landing._sway(t, ml, ap)
+    want = compute_all(t, ml / 1000, ap / 1000)["metrics"]
+    assert got["mean_velocity_mm_s"] == want["mean_velocity_mm_s"] and len(got) > 50
+    assert landing._sway(t[:15], ml[:15], ap[:15]) == {}          # too short for its spectra: no sway
+    assert landing._sway(t[:5], ml[:5], ap[:5]) == {}
+    ml[:] = np.nan
+    assert landing._sway(t, ml, ap) == {}

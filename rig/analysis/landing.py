@@ -27,6 +27,10 @@ import math
 
 import numpy as np
 
+from rig.analysis.events import detect, first
+from rig.analysis.metrics import MetricsInputError, compute_all
+from rig.analysis.metrics._checks import MIN_SAMPLES
+
 PEAK_WINDOW_S = 0.25
 DPSI_WINDOW_S = 3.0
 FINE_HZ = 12000.0
@@ -72,22 +76,20 @@ def tts_bw_band(t_rel, fz, bw, band_frac=0.05, hold_s=1.0, start_s=0.0):
 
 
 def _sway(t, ml, ap):
-    """The metrics room's sway suite when available; else a few basic measures."""
+    """The sway suite (rig.analysis.metrics) on the finite COP samples of the post-landing
+    window. A window the suite cannot analyse (too short: fewer than 10 samples, or too few for
+    its spectra) gives no sway measures rather than a different, smaller set; any other error
+    is a real one and propagates."""
     ok = np.isfinite(ml) & np.isfinite(ap)
     t, ml, ap = t[ok], ml[ok], ap[ok]
-    if len(t) < 10:
+    if len(t) < MIN_SAMPLES:
         return {}
     try:
-        from rig.analysis.metrics import compute_all
         out = compute_all(t, ml / 1000.0, ap / 1000.0)
-        out = out.get("metrics", out)
-        return {k: v for k, v in out.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    except Exception:  # the suite is not there (yet): a minimal set, named like it
-        path = np.hypot(np.diff(ml), np.diff(ap)).sum()
-        return {"sd_ml_mm": float(ml.std(ddof=1)), "sd_ap_mm": float(ap.std(ddof=1)),
-                "range_ml_mm": float(np.ptp(ml)), "range_ap_mm": float(np.ptp(ap)),
-                "mean_velocity_mm_s": float(path / (t[-1] - t[0])),
-                "mean_velocity_ml_mm_s": float(np.abs(np.diff(ml)).sum() / (t[-1] - t[0]))}
+    except MetricsInputError:
+        return {}
+    out = out.get("metrics", out)
+    return {k: v for k, v in out.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
 
 
 def landing_metrics(t_s, fz_n, body_weight_n, contact_t_s, *, cop_ml_mm=None, cop_ap_mm=None,
@@ -191,7 +193,6 @@ def hx711_resample(t_s, fz_n, fs_out=80.0, phase_s=0.0, model="boxcar"):
 
 
 def _detect_contact(t, fz, bw):
-    from rig.analysis.events import detect, first
     ev = detect(t, fz, mode="step_down_landing", body_weight_n=bw)
     e = first(ev, "landing_contact")
     return None if e is None else e
