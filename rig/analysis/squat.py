@@ -33,6 +33,7 @@ import numpy as np
 from scipy.integrate import cumulative_trapezoid
 
 from rig.signal.plate import G
+from rig.analysis.smoothing import moving_mean
 from rig.analysis.stepdown import repetition_measures
 
 #: Trial-level keys compared left vs right.
@@ -40,14 +41,6 @@ COMPARED = ("mean_ml_medial_mm", "mean_ml_excursion_mm", "mean_ml_lateral_mm", "
             "mean_descent_s", "mean_return_s", "mean_fz_smoothness_rms_bw_s", "repetition_count")
 MEANS = ("descent_s", "return_s", "ml_excursion_mm", "ml_medial_mm", "ml_lateral_mm",
          "cop_velocity_lowering_mm_s", "fz_smoothness_rms_bw_s", "depth_m")
-
-
-def _movmean(x, n):
-    if n <= 1:
-        return x
-    k = np.ones(n) / n
-    pad = np.concatenate([np.full(n // 2, x[0]), x, np.full(n - 1 - n // 2, x[-1])])
-    return np.convolve(pad, k, mode="valid")
 
 
 def _runs(mask):
@@ -73,7 +66,7 @@ def squat_repetitions(t_s, fz_n, body_weight_n, *, move_frac=0.015, merge_s=0.6,
     if len(t) < 10:
         return []
     dt = float(np.median(np.diff(t)))
-    fs = _movmean(np.nan_to_num(fz, nan=0.0), max(1, int(round(0.1 / dt))))
+    fs = moving_mean(np.nan_to_num(fz, nan=0.0), max(1, int(round(0.1 / dt))), "nearest")
     loaded = fz > 0.5 * bw
     if not loaded.any():
         return []
@@ -99,7 +92,7 @@ def squat_repetitions(t_s, fz_n, body_weight_n, *, move_frac=0.015, merge_s=0.6,
         tt, ff = t[i0:i1], fz[i0:i1]
         if len(tt) < 5 or tt[-1] - tt[0] < 0.5:
             continue
-        below = _movmean(ff, max(1, int(round(0.1 / dt)))) < (1 - touch_frac) * ref
+        below = moving_mean(ff, max(1, int(round(0.1 / dt))), "nearest") < (1 - touch_frac) * ref
         if below.any():
             # the free foot took weight: the plate missed that share, so bridge Fz across it
             near = np.convolve(below, np.ones(2 * max(1, int(round(0.05 / dt))) + 1), mode="same") > 0

@@ -8,6 +8,7 @@ from collections import deque
 import numpy as np
 
 from rig.analysis.events.base import _other
+from rig.analysis.smoothing import moving_mean
 
 
 class StanceEvents:
@@ -95,7 +96,7 @@ class StanceEvents:
         ts = [s[0] for s in samples]
         if len(v) < 4 or not np.isfinite(v).all():
             return ts[0] if len(ts) else now
-        sm = np.convolve(v, np.ones(3) / 3, mode="valid")          # sm[i] is centred on i + 1
+        sm = moving_mean(v, 3, "valid")                             # sm[i] is centred on i + 1
         floor = sm[0] + 0.1 * (sm[-1] - sm[0]) if sm[-1] > sm[0] else -np.inf
         i = len(sm) - 1
         while i > 0 and sm[i - 1] < sm[i] and sm[i - 1] > floor:

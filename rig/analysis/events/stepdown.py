@@ -9,6 +9,7 @@ from scipy.integrate import cumulative_trapezoid
 
 from rig.constants import G
 from rig.analysis.events.base import DetectorParams, _crossing, _interp_cross, sample_interval_s
+from rig.analysis.smoothing import moving_mean
 
 
 class StepDownEvents:
@@ -250,8 +251,7 @@ def cued_repetition(t_s, fz_n, cue_t_s, end_t_s, params: DetectorParams | None =
         return out
     bw_pre = float(f[pre].mean())
     n = max(2, int(round(0.25 / sample_interval_s(rate_hz, t))))
-    k = np.ones(n) / n
-    mm_pre = np.convolve(f[pre], k, mode="valid") if pre.sum() > n else f[pre]
+    mm_pre = moving_mean(f[pre], n, "valid") if pre.sum() > n else f[pre]
     sd = float(np.std(mm_pre))
     out["bw_n"], out["noise_sd_n"] = bw_pre, sd
     tw, fw = t[w], f[w]
@@ -268,7 +268,7 @@ def cued_repetition(t_s, fz_n, cue_t_s, end_t_s, params: DetectorParams | None =
     vf = cumulative_trapezoid((fw - bw_pre) / m, tw, initial=0.0)
     ib = cumulative_trapezoid((fw - bw_post) / m, tw, initial=0.0)
     vb = ib - ib[-1]
-    mm = np.convolve(fw - bw_pre, k, mode="same")
+    mm = moving_mean(fw - bw_pre, n, "same")
     snr = float(np.max(np.abs(mm)) / max(sd, 0.05))
     out["snr"] = round(snr, 2)
     on = np.nonzero(vf < -p.sd_v_on_m_s)[0]
