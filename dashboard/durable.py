@@ -40,7 +40,7 @@ import numpy as np
 from flask import Flask
 
 from dashboard import measures, recordings
-from dashboard.models import ClinicSession, Result, Trial
+from dashboard.models import INTERRUPTED, OK, RECORDING, ClinicSession, Result, Trial
 from rig.acquire import health
 from rig.recording.format import PARTIAL, RecordingError
 from rig.recording.writer import TrialRecorder, metadata_from_hello
@@ -49,7 +49,6 @@ log = logging.getLogger(__name__)
 
 SYNC_EVERY_S = 0.9      # + one batch (100 ms) = at most 1 s of samples not yet on the disk
 STALL_S = 3.0           # no batch for this long during a trial: the acquisition is gone
-RECORDING, INTERRUPTED, OK = "recording", "interrupted", "ok"
 FAULTS_KEY = "faults_during_recording"
 FAULT = "recorded_during_fault"     #: the analysis fault of a trial recorded during a fault
 MAX_FAULTS = 10

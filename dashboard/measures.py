@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from rig.analysis.metrics.positional import ellipse
 from rig.analysis.change import REAL_DECLINE, REAL_IMPROVEMENT, mdc95, published_sem
 from rig.analysis.symmetry import DIRECTIONS
 
@@ -26,7 +27,6 @@ from rig.signal.plate import G, SAMPLE_COLUMNS
 
 log = logging.getLogger(__name__)
 
-CHI2_95_2DOF = 5.991464547107979  # 95 % quantile of chi-square with 2 degrees of freedom
 
 #: Minimal detectable change (95 %) used when rig.analysis.change gives none, per key: (MDC, lower_is_better).
 #: Placeholders of the order reported for single-leg stance on force plates; a clinic should
@@ -151,15 +151,14 @@ def analysis_summary(q: dict | None) -> dict:
 
 
 def ellipse_95(x, y) -> tuple[float, float, float, float, float]:
-    """(centre_x, centre_y, semi-axis a, semi-axis b, angle rad) of the 95 % ellipse the report draws."""
+    """(centre_x, centre_y, semi-axis a, semi-axis b, angle rad) of the 95 % ellipse the report
+    draws, in the unit of ``x, y``: the metrics suite's ellipse (rig.analysis.metrics, χ²
+    convention), which takes metres and gives millimetres, so unit/1000 in gives unit out."""
     good = np.isfinite(x) & np.isfinite(y)
     xg, yg = np.asarray(x)[good], np.asarray(y)[good]
-    cov = np.cov(np.vstack([xg, yg]))
-    vals, vecs = np.linalg.eigh(cov)
-    vals = np.clip(vals, 0, None)
-    a, b = np.sqrt(CHI2_95_2DOF * vals[::-1])
-    angle = math.atan2(vecs[1, -1], vecs[0, -1])
-    return float(xg.mean()), float(yg.mean()), float(a), float(b), angle
+    e = ellipse(xg / 1000.0, yg / 1000.0, "chi2")
+    return (float(xg.mean()), float(yg.mean()), e["ellipse95_semi_major_mm"], e["ellipse95_semi_minor_mm"],
+            math.radians(e["ellipse95_angle_deg"]))
 
 
 # --- change over weeks ------------------------------------------------------------------

@@ -21,7 +21,10 @@ from werkzeug.security import check_password_hash, generate_password_hash
 
 SIDES = ("left", "right", "both")
 LEGS = ("left", "right", "unknown")
-TRIAL_STATUSES = ("ok", "redo", "recording", "interrupted")  # reliability: last two from dashboard/durable.py
+#: a trial's status: scored or kept ("ok"), set aside by the clinician ("redo"), being recorded
+#: live ("recording"), or cut short by a lost acquisition ("interrupted", kept and viewable)
+OK, REDO, RECORDING, INTERRUPTED = "ok", "redo", "recording", "interrupted"
+TRIAL_STATUSES = (OK, REDO, RECORDING, INTERRUPTED)
 ROLES = ("admin", "clinician")
 #: Password KDF, pinned (docs/security.md): scrypt, N=2^15, r=8, p=1 (about 32 MiB and ~50-100 ms
 #: per check on a Raspberry Pi 4), 16-byte random salt. Werkzeug's default today, written out so
