@@ -82,6 +82,9 @@ def downgrade(engine: Engine, revision: str) -> None:
 
 
 def init_app(app: Flask) -> None:
+    # `rig serve` and `rig demo` always pass DATABASE_URL and STEPPLATE_DATA_DIR from the rig
+    # config (rig.config.Config.storage, the rule `rig backup` follows too); a bare create_app
+    # (tests, `flask run` while developing) keeps everything in its instance folder.
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)
     app.config.setdefault("DATABASE_URL", f"sqlite:///{instance / 'stepplate.db'}")

@@ -343,11 +343,5 @@ def restore_backup(archive: Path, target: Target, *, force: bool = False) -> dic
 # --- where the data lives -------------------------------------------------------------------
 
 def resolve_target(config, database: str | None = None, data_dir: str | None = None) -> Target:
-    """Where a rig's data lives, from its config: the one rule `rig serve`, `rig backup` and
-    `rig restore` share. Database: ``database``, else ``$STEPPLATE_DATABASE_URL``, else
-    ``[web] database_url``, else SQLite ``stepplate.db`` in the data folder; data folder:
-    ``data_dir``, else ``[paths] data_dir``."""
-    d = Path(data_dir).expanduser() if data_dir else config.paths.data_path
-    url = database or os.environ.get("STEPPLATE_DATABASE_URL") or config.web.database_url \
-        or f"sqlite:///{d / 'stepplate.db'}"
-    return Target(url, d)
+    """Where a rig's data lives, from its config (rig.config.Config.storage: the one rule)."""
+    return Target(*config.storage(database, data_dir))

@@ -239,6 +239,16 @@ class Config:
             return Path(os.path.expanduser(self.acquisition.socket))
         return self.paths.data_path / SOCKET_NAME
 
+    def storage(self, database: str | None = None, data_dir: str | None = None) -> tuple[str, Path]:
+        """(database URL, data folder): the one rule for where a rig's data lives, shared by
+        `rig serve`, the dashboard's defaults, `rig backup` and `rig restore`. Database:
+        ``database``, else ``$STEPPLATE_DATABASE_URL``, else ``[web] database_url``, else SQLite
+        ``stepplate.db`` in the data folder; data folder: ``data_dir``, else ``[paths] data_dir``."""
+        d = Path(data_dir).expanduser() if data_dir else self.paths.data_path
+        url = database or os.environ.get("STEPPLATE_DATABASE_URL") or self.web.database_url \
+            or f"sqlite:///{d / 'stepplate.db'}"
+        return url, d
+
 
 def section_names() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(Config) if f.name != "source")

@@ -21,17 +21,16 @@ from rig.constants import SOCKET_NAME
 def web_settings(config, socket_path, config_path=None, data_dir=None) -> dict:
     """The dashboard settings `rig serve` and `rig demo` give ``create_app``, from the rig config.
 
-    Database and data folder come from ``rig.backup.resolve_target``, the rule `rig backup`
+    Database and data folder come from ``rig.config.Config.storage``, the rule `rig backup`
     and `rig restore` use, so all of them agree on where the data is: ``[web] database_url``
     (empty: SQLite ``stepplate.db`` in the data folder) and ``[paths] data_dir`` (recordings
     under ``recordings/``). The instance folder (secret key, optional Flask ``config.py``) is
     ``<data folder>/instance``; ``$STEPPLATE_INSTANCE`` overrides it. ``data_dir`` replaces the
     configured data folder (`rig demo` uses a temporary one).
     """
-    from rig.backup import resolve_target
-    target = resolve_target(config, data_dir=data_dir)
-    settings = {"RIG_SOCKET": str(socket_path), "DATABASE_URL": target.database_url,
-                "STEPPLATE_DATA_DIR": str(target.data_dir), "INSTANCE_PATH": str(target.data_dir / "instance")}
+    url, data = config.storage(data_dir=data_dir)
+    settings = {"RIG_SOCKET": str(socket_path), "DATABASE_URL": url,
+                "STEPPLATE_DATA_DIR": str(data), "INSTANCE_PATH": str(data / "instance")}
     if config_path:
         settings["RIG_CONFIG"] = str(config_path)
     return settings
@@ -69,11 +68,10 @@ def serve(ctx, host, port, socket_path):
     host = host or config.web.host
     port = port or config.web.port
     sock = socket_path or config.socket_path
-    from rig.backup import resolve_target
-    target = resolve_target(config)
+    url, data = config.storage()
     click.echo(f"StepPlate dashboard on {'https' if config.web.https else 'http'}://{'127.0.0.1' if host == '0.0.0.0' else host}:{port} "
-               f"(acquisition socket {sock}; data folder {target.data_dir}; "
-               f"database {_safe_url(target.database_url)})", err=True)
+               f"(acquisition socket {sock}; data folder {data}; "
+               f"database {_safe_url(url)})", err=True)
     _serve_web(config, sock, host, port, config_path=_config_path(ctx))
 
 
