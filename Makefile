@@ -19,7 +19,7 @@ demo: build
 	$(VENV)/bin/rig demo
 
 test: build
-	$(PY) -m pytest -q -n auto --durations=20
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=20
 
 bench: build
 	$(PY) -m bench

@@ -28,29 +28,25 @@ viewable (samples, export) and are left out of comparisons and history like a re
 """
 from __future__ import annotations
 
-import hashlib
 import logging
 import queue
 import socket
 import time
-from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
 from flask import Flask
 
-from dashboard import measures, recordings
-from dashboard.models import INTERRUPTED, OK, RECORDING, ClinicSession, Result, Trial
+from dashboard import recordings
+from dashboard.models import INTERRUPTED, OK, RECORDING, ClinicSession, Trial
+from dashboard.store import (FAULT, FAULTS_KEY, SYNC_EVERY_S, PartialWriter, TrialStore,  # noqa: F401  (the recorder's API)
+                             flag_faults)
 from rig.acquire import health
 from rig.recording.format import PARTIAL, RecordingError
-from rig.recording.writer import TrialRecorder, metadata_from_hello
 
 log = logging.getLogger(__name__)
 
-SYNC_EVERY_S = 0.9      # + one batch (100 ms) = at most 1 s of samples not yet on the disk
 STALL_S = 3.0           # no batch for this long during a trial: the acquisition is gone
-FAULTS_KEY = "faults_during_recording"
-FAULT = "recorded_during_fault"     #: the analysis fault of a trial recorded during a fault
 MAX_FAULTS = 10
 
 
@@ -67,71 +63,9 @@ def _add_faults(known: list[str], seen: set, report: dict) -> bool:
     return added
 
 
-def flag_faults(q: dict, faults) -> dict:
-    """Mark a trial's quality (and its analysis) as recorded during these faults."""
-    if not faults:
-        return q
-    q[FAULTS_KEY] = list(faults)
-    q["warnings"] = [*(f"recorded during a fault: {m}" for m in faults), *q.get("warnings", [])]
-    q["ok"] = False
-    a = q.get("analysis")
-    if isinstance(a, dict) and a.get("ok"):
-        a["faults"] = [*a.get("faults", []), FAULT]
-        a["scored"] = False
-    return q
-
-
 def rig_id(app: Flask) -> str:
     """Which rig records (several rigs may share one PostgreSQL database)."""
     return str(app.config.get("RIG_ID") or socket.gethostname())
-
-
-class PartialWriter(TrialRecorder):
-    """The live trial's ``<final>.partial``: rig.recording.writer's writer (one format), keeping the
-    stream time (``t0_s=0``), fsynced at least every ``sync_every_s`` (sample time or wall
-    time). ``synced_rows``/``synced_bytes``: what the last fsync made durable (the kill test
-    reads them through ``on_sync``)."""
-
-    def __init__(self, final: Path, meta: dict, *, sync_every_s: float = SYNC_EVERY_S, on_sync=None):
-        super().__init__(final, recordings.complete_meta(meta), sync_every_s=sync_every_s, t0_s=0.0,
-                         on_sync=on_sync)
-
-    @property
-    def final(self) -> Path:
-        return self.path
-
-    def finish(self) -> Path:
-        """fsync, rename atomically to the final name, fsync the folder."""
-        return self.close()
-
-
-def _finalize(db, trial: Trial, data_dir: Path, status: str, reason: str | None = None) -> Trial:
-    """Checksum the finished file, analyse it (rig.analysis.protocols.analysis; a failure is stored and
-    shown, never raised), commit the row."""
-    path = data_dir / trial.recording_path
-    blob = path.read_bytes()
-    columns, arr, meta = recordings.decode(blob)
-    n = len(arr)
-    t = arr[:, 0] if n else np.zeros(0)
-    duration = float(t[-1] - t[0]) if n >= 2 else 0.0
-    trial.status = status
-    trial.n_samples = n
-    trial.duration_s = duration
-    trial.recording_sha256 = hashlib.sha256(blob).hexdigest()
-    trial.recording_bytes = len(blob)
-    q, results = measures.evaluate(arr, columns, trial.protocol, trial.side, trial.body_mass_kg
-                                   or trial.session.patient.body_mass_kg, meta=meta)
-    q["rig"] = (trial.quality or {}).get("rig")
-    flag_faults(q, (trial.quality or {}).get(FAULTS_KEY))
-    if status == INTERRUPTED:
-        q["interrupted"] = {"reason": reason or "", "at": datetime.now(timezone.utc).isoformat()}
-        q["warnings"] = [f"recording interrupted ({reason}): {n} samples kept", *q.get("warnings", [])]
-        q["ok"] = False
-    trial.quality = q
-    trial.results = [Result(key=k, value=v) for k, v in sorted(results.items())
-                     if v is not None and np.isfinite(v)]
-    db.commit()
-    return trial
 
 
 def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, *,
@@ -169,18 +103,8 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
         meta = dict(meta or {})
         if cues is not None:
             meta.update(_cue_meta(cues, float(msg["samples"][0][0]), seconds))
-        patient = session.patient
-        trial = Trial(session_id=session.id, protocol=session.protocol, side=side, status=RECORDING,
-                      started_at=datetime.now(timezone.utc), duration_s=0.0,
-                      sample_rate_hz=float(hello.get("rate_hz") or 0.0), n_samples=0,
-                      body_mass_kg=patient.body_mass_kg, recording_path=recordings.new_path(), recording_sha256="",
-                      recording_bytes=0, quality={"rig": rig_id(app), "recording": True})
-        db.add(trial)
-        db.commit()                                      # 1. the row first
-        writer = PartialWriter(data_dir / trial.recording_path, metadata_from_hello(
-            hello, protocol=session.protocol, side=side, patient=patient.code, session=session.id, trial=trial.id,
-            body_mass_kg=f"{patient.body_mass_kg:g}", rig=rig_id(app), source="live", **(meta or {})),
-            on_sync=on_sync)
+        store = TrialStore(db, data_dir, rig_id(app))
+        trial, writer = store.begin_live(session, side, hello, meta, on_sync=on_sync)   # 1. the row first
         t0 = None
         faults: list[str] = []                           # what the health reported during the trial
         fault_keys: set = set()                          # (code, chip) of each of them
@@ -215,12 +139,12 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
     except Exception as exc:
         if writer is not None:                           # keep what was recorded, then re-raise
             writer.finish()
-            _finalize(db, trial, data_dir, INTERRUPTED, f"error: {exc}")
+            store.finish(trial, INTERRUPTED, f"error: {exc}")
         raise
     finally:
         unsubscribe()
     writer.finish()                                      # 3. fsync + atomic rename
-    return _finalize(db, trial, data_dir, INTERRUPTED if reason else OK, reason)
+    return store.finish(trial, INTERRUPTED if reason else OK, reason)
 
 
 def _cue_meta(cues, t0: float, seconds: float) -> dict:
@@ -260,6 +184,7 @@ def recover(app: Flask) -> list[int]:
     me = rig_id(app)
     done: list[int] = []
     with database(app).sessionmaker() as db:
+        store = TrialStore(db, data_dir, me)
         for partial in sorted((data_dir / "recordings").glob(f"**/*{PARTIAL}")):
             rel = partial.relative_to(data_dir).as_posix()[: -len(PARTIAL)]
             trial = db.query(Trial).filter(Trial.recording_path == rel).one_or_none()
@@ -269,16 +194,16 @@ def recover(app: Flask) -> list[int]:
                 continue
             if trial.status == RECORDING:
                 _readable_or_empty(data_dir / rel, trial)
-                _finalize(db, trial, data_dir, INTERRUPTED, "web process stopped during the trial")
+                store.finish(trial, INTERRUPTED, "web process stopped during the trial")
                 done.append(trial.id)
         for trial in db.query(Trial).filter(Trial.status == RECORDING).all():
             path = data_dir / trial.recording_path
             if path.exists():                            # renamed, but the final commit was lost
                 _readable_or_empty(path, trial)
-                _finalize(db, trial, data_dir, INTERRUPTED, "web process stopped while finishing")
+                store.finish(trial, INTERRUPTED, "web process stopped while finishing")
             elif (trial.quality or {}).get("rig") == me:  # row committed, no sample written yet
                 _empty_recording(path, trial)
-                _finalize(db, trial, data_dir, INTERRUPTED, "web process stopped before the first sample")
+                store.finish(trial, INTERRUPTED, "web process stopped before the first sample")
             else:
                 continue                                 # another rig's trial, still recording
             done.append(trial.id)

@@ -23,20 +23,20 @@ ones outside the recorded samples are dropped with a note. They are stored as th
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import datetime
 
 import numpy as np
 from flask import (Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request,
                    url_for)
-from flask_login import current_user
 from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from dashboard import measures, protocols, recordings, units
+from dashboard import durable, livefeed, measures, protocols, recordings, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
-from dashboard.models import SIDES, ClinicSession, Result, Trial
+from dashboard.models import SIDES, ClinicSession, Trial
+from dashboard.store import TrialStore
 from rig.signal.plate import SAMPLE_COLUMNS
 from rig.analysis.protocols.analysis import CUES_KEY, STEPDOWN_BEATS_PER_CUE, cue_period_s, cues_from_metadata
 
@@ -133,39 +133,16 @@ def plate_meta(rate_hz: float) -> dict:
 
 def store_trial(session: ClinicSession, side: str, samples: np.ndarray, columns=SAMPLE_COLUMNS,
                 started_at: datetime | None = None, meta: dict | None = None) -> Trial:
-    """Write the recording durably (first: the samples are never lost), then analyse it with
-    the protocol's analysis (a failure is stored and shown, not raised), commit Trial + Results."""
-    if side not in SIDES:
-        raise ValueError(f"side must be one of {SIDES}")
-    columns = tuple(columns)
-    missing = [c for c in SAMPLE_COLUMNS if c not in columns]
-    if missing:
-        raise ValueError(f"samples lack columns {missing}")
-    samples = np.asarray(samples, dtype=float).reshape(-1, len(columns))
-    if len(samples) < 2:
-        raise ValueError("a trial needs at least 2 samples")
-    db = get_db()
-    patient = session.patient
-    ix = measures.columns_index(columns)
-    t = samples[:, ix["t_s"]]
-    duration = float(t[-1] - t[0])
+    """A whole trial's samples (the trial API): stored by the one storage path
+    (dashboard.store.TrialStore.store: the recording first, then its analysis). The header
+    names this rig's plate; the rate is the samples' own (they come whole, with their times)."""
+    t = np.asarray(samples, dtype=float).reshape(-1, len(tuple(columns)))[:, tuple(columns).index("t_s")] \
+        if "t_s" in tuple(columns) else np.zeros(0)
+    duration = float(t[-1] - t[0]) if len(t) >= 2 else 0.0
     rate = (len(t) - 1) / duration if duration > 0 else 0.0
-    rel, sha, size = recordings.write(data_dir(), samples, columns, {
-        **plate_meta(rate), "started_utc": (started_at or datetime.now(timezone.utc)).isoformat(),
-        "patient": patient.code, "session": session.id, "protocol": session.protocol, "side": side,
-        "body_mass_kg": f"{patient.body_mass_kg:g}", **(meta or {})})
-    trial = Trial(session_id=session.id, protocol=session.protocol, side=side,
-                  started_at=started_at or datetime.now(timezone.utc), duration_s=duration,
-                  sample_rate_hz=rate, n_samples=len(samples), body_mass_kg=patient.body_mass_kg,
-                  recording_path=rel, recording_sha256=sha, recording_bytes=size)
-    # analyse what was stored, as rig analyze and the live recorder (dashboard.durable) do
-    stored_columns, stored, stored_meta = recordings.read(data_dir(), rel, sha)
-    trial.quality, results = measures.evaluate(stored, stored_columns, session.protocol, side, patient.body_mass_kg,
-                                               meta=stored_meta)
-    trial.results = [Result(key=k, value=v) for k, v in sorted(results.items())]
-    db.add(trial)
-    db.commit()
-    return trial
+    store = TrialStore(get_db(), data_dir(), durable.rig_id(current_app))
+    return store.store(session, side, samples, columns, meta={**plate_meta(rate), **(meta or {})},
+                       started_at=started_at)
 
 
 def load_samples(trial: Trial) -> tuple[tuple[str, ...], np.ndarray]:
@@ -315,7 +292,6 @@ def api_record_trial(session_id: int):
             cues = parse_cues(body["cues_s"], lo=0.0, span=seconds)
         except ValueError as exc:
             return jsonify({"error": str(exc)}), 400
-    from dashboard import durable, livefeed  # reliability: samples fsynced while recording (docs/reliability.md)
     try:
         trial = durable.record_trial(current_app, s, side, seconds, cues=cues)
     except livefeed.NoLiveSource as exc:
