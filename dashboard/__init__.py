@@ -85,11 +85,11 @@ def create_app(test_config: dict | None = None, *, settings: dict | None = None)
         clinic.init_app(app)
         from dashboard import calibration_page  # the calibration flow from the dashboard (login + CSRF)
         app.register_blueprint(calibration_page.bp)
-        from dashboard import programme  # programme: exercise blocks, sheets, patient links (dashboard/programme.py)
+        from dashboard import programme  # exercise blocks, sheets, patient links
         programme.init_app(app)
     return app
 
 
-# programme: its tables (dashboard/programme_models.py, migration 0004_programme) join Base.metadata
+# the programme's tables (dashboard/programme_models.py, migration 0004_programme) join Base.metadata
 # whenever the package is imported, so Alembic and the schema test see the whole schema.
 from dashboard import programme_models as _programme_models  # noqa: E402,F401

@@ -11,7 +11,7 @@ from flask_wtf.csrf import CSRFProtect
 
 
 def init_app(app: Flask) -> None:
-    # Session cookie hardening (issue: HttpOnly + SameSite=Lax). Secure is left to the
+    # Session cookie hardening (HttpOnly + SameSite=Lax). Secure is left to the
     # deployment: the clinic's rig usually serves plain HTTP on the local network.
     for key, value in (("SESSION_COOKIE_HTTPONLY", True), ("SESSION_COOKIE_SAMESITE", "Lax"),
                        ("REMEMBER_COOKIE_HTTPONLY", True), ("REMEMBER_COOKIE_SAMESITE", "Lax")):
@@ -27,7 +27,7 @@ def init_app(app: Flask) -> None:
 
     from dashboard import db
     db.init_app(app)
-    from dashboard import durable  # reliability: finish trials interrupted by a crash (docs/reliability.md)
+    from dashboard import durable  # finishes trials interrupted by a crash (docs/reliability.md)
     durable.init_app(app)
 
     CSRFProtect(app)
@@ -54,7 +54,7 @@ def init_app(app: Flask) -> None:
     # and the SSE stream stay open: the status bar is shown on the login page, and neither
     # carries patient data (forces and COP of whoever stands on the plate, no identity).
     app.config.setdefault("LIVE_REQUIRES_LOGIN", True)
-    # Deny by default (security): every endpoint, including ones added later, needs a login
+    # Deny by default: every endpoint, including ones added later, needs a login
     # unless it is on dashboard.auth.PUBLIC_ENDPOINTS or marked @public (tests/test_security.py).
     from dashboard import audit, audit_log, openapi
     from dashboard.auth import require_login

@@ -41,7 +41,7 @@ class Database:
 def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur = dbapi_conn.cursor()
     cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=FULL")     # reliability: WAL + FULL, every commit survives a power cut (docs/reliability.md)
+    cur.execute("PRAGMA synchronous=FULL")     # WAL + FULL: every commit survives a power cut (docs/reliability.md)
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=5000")
     cur.close()

@@ -1,7 +1,6 @@
 """Durable live recording of a trial, and the start-up recovery of interrupted ones.
 
-Owned by the reliability work ("nothing lost", docs/reliability.md). The order of writes is
-what makes a crash at any instant recoverable:
+Nothing recorded is lost (docs/reliability.md): the order of writes is what makes a crash at any instant recoverable:
 
 1. A ``Trial`` row with ``status="recording"`` is committed *before* any sample is written.
    It names its recording file and the rig that records it (``quality["rig"]``).

@@ -125,7 +125,7 @@ class Trial(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     protocol: Mapped[str] = mapped_column(String(40))
     side: Mapped[str] = mapped_column(String(8), default="both")
-    status: Mapped[str] = mapped_column(String(16), default="ok")  # reliability: widened (migration 0002)
+    status: Mapped[str] = mapped_column(String(16), default="ok")  # TRIAL_STATUSES (16 wide: migration 0002)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)
     sample_rate_hz: Mapped[float] = mapped_column(Float, default=0.0)

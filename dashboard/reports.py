@@ -172,7 +172,7 @@ def _trend_pages(pdf, patient: Patient) -> None:
                 for p, t_, v in zip(s["points"], ts, vs):
                     if p["label"].startswith("real"):
                         ax.annotate("▲" if "decline" in p["label"] else "★", (t_, v), fontsize=7,
-                                    color="#d62728" if "decline" in p["label"] else "#2ca02c",
+                                    color=measures.LABEL_COLOURS.get(p["label"], "#000"),
                                     xytext=(0, 5), textcoords="offset points", ha="center")
             ax.set_title(f"{tr['protocol']}: {units.label(key)} — band: baseline ± MDC; ★ real improvement, "
                          "▲ real decline", fontsize=8)

@@ -1,5 +1,5 @@
-"""A trial recorded during a fault is flagged (the issue: "with the simulator's fault injection
-… a trial recorded during a fault is flagged").
+"""A trial recorded during a fault is flagged: with the simulator's fault injection, a trial
+recorded while a load cell fails is stored, marked and not scored.
 
 The simulated plate (a real Acquisition on the sim backend, real time) feeds the real app
 through an InProcessLiveSource; the trial is recorded through the run page's API

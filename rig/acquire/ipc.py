@@ -396,7 +396,7 @@ class _Fanout:
                 "spike_replacements": h.get("spike_replacements"),
                 "max_clock_high_us": h.get("max_clock_high_us"), "chips": h.get("chips", []),
                 "messages": h.get("messages", []) if self.connected else
-                # reliability: once connected, a lost socket means the (supervised) acquisition restarts
+                # once connected, a lost socket means the (supervised) acquisition is restarting
                 ["plate reconnecting — the acquisition process stopped and is being restarted"] if self.hello else
                 ["acquisition process not reachable — is `rig acquire` (stepplate-acquire.service) running?"],
                 "state": "connected" if self.connected else ("reconnecting" if self.hello else "not reachable"),

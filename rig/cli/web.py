@@ -50,7 +50,7 @@ def _serve_web(config, socket_path, host, port, threads=None, config_path=None, 
     from dashboard.live import waitress_threads  # each live viewer holds a thread: viewers + 16 for pages
     app = make_web_app(config, socket_path, config_path, data_dir)
     threads = threads or waitress_threads(app)
-    if config.web.https:  # security: TLS with cheroot, Secure cookies (dashboard/tls.py, docs/security.md)
+    if config.web.https:  # TLS with cheroot, Secure cookies (dashboard/tls.py, docs/security.md)
         from dashboard import tls
         return tls.serve_app(app, config, host, port, threads)
     waitress_serve(app, host=host, port=port, threads=threads, ident="stepplate", channel_timeout=30)
@@ -107,7 +107,7 @@ def demo(ctx, host, port):
     def _term(signum, frame):      # systemd/kill: clean up like Ctrl-C
         raise KeyboardInterrupt
     signal.signal(signal.SIGTERM, _term)
-    from rig.acquire.supervise import Supervisor  # reliability: restart the acquisition after a crash
+    from rig.acquire.supervise import Supervisor  # restarts the acquisition after a crash
     child = Supervisor(cmd).start()
     try:
         deadline = time.monotonic() + 30

@@ -98,7 +98,7 @@ def _clean(x):
 
 
 def _sway(t, ml_mm, ap_mm, t0, t1) -> dict:
-    """The metrics room's suite on [t0, t1], ML measures first."""
+    """The sway suite (rig.analysis.metrics) on [t0, t1], ML measures first."""
     m = (t >= t0) & (t <= t1) & np.isfinite(ml_mm) & np.isfinite(ap_mm)
     if m.sum() < 20:
         return {}
