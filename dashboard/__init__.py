@@ -49,7 +49,7 @@ def create_app(test_config: dict | None = None, *, settings: dict | None = None)
     ``settings`` are applied on top of the instance config: ``rig serve`` passes the socket,
     the rig config's database and data folder, and the instance folder (``INSTANCE_PATH``,
     ``<data folder>/instance`` unless ``$STEPPLATE_INSTANCE`` says otherwise;
-    ``rig.cli.acquisition.web_settings``)."""
+    ``rig.cli.web.web_settings``)."""
     instance_path = ((test_config or {}).get("INSTANCE_PATH") or os.environ.get("STEPPLATE_INSTANCE")
                      or (settings or {}).get("INSTANCE_PATH"))
     app = Flask(__name__, instance_relative_config=True, instance_path=instance_path)

@@ -3,7 +3,7 @@
 Decision: one StepPlate recording per trial under ``<data folder>/recordings/YYYY/MM/``; the
 database keeps the relative path, the SHA-256 and the size. Why files and not a samples
 table: a 30 s trial at 80 Hz is 2 400 rows × 13 columns; years of trials would make the
-database large and slow to back up, while a recording file is what ``rig record`` writes
+database large and slow to back up, while a recording file is what the rig writes
 and ``rig analyze`` reads, so any trial can be re-analysed with the CLI or opened in a
 spreadsheet.
 

@@ -1,6 +1,6 @@
 """Acquisition <-> subscriber transport: newline-delimited JSON over a Unix domain socket.
 
-The acquisition process runs a `Server` on ``<data folder>/acquisition.sock``; the web
+The acquisition process runs a `Server` on ``<data folder>/acquire.sock`` (rig.constants.SOCKET_NAME); the web
 process, recorders and ``rig stream`` connect with a `Client` (or the `IpcLiveSource` the
 dashboard uses). Message format: docs/live-stream.md. In short, one JSON object per line:
 the server sends ``hello`` on connect, the latest ``health``, then every ``batch`` and

@@ -27,8 +27,8 @@ the last second and leaves a readable file (at worst a truncated last line, whic
 drop). ``close()`` fsyncs, renames ``<name>.partial`` to ``<name>`` atomically and fsyncs the
 folder. ``recover(path)`` finishes an interrupted ``.partial`` the same way.
 
-This is the one writer of the format: ``rig record``, the protocol runs and the dashboard
-(its trial store and its durable live recorder) all write through :class:`TrialRecorder`;
+This is the one writer of the format: the dashboard's trial store and its durable live
+recorder (dashboard.store) write through :class:`TrialRecorder`;
 ``rig.recording.reader.read_table`` reads every column back and ``read_recording`` reads it for analysis.
 The recorder keeps the SHA-256 and size of what it wrote (``sha256``, ``bytes``), so a
 caller can store a checksum without reading the file again.
