@@ -77,7 +77,8 @@ class TrialStore:
     def store(self, session: ClinicSession, side: str, samples, columns=SAMPLE_COLUMNS, *,
               meta: dict, started_at: datetime | None = None) -> Trial:
         """A whole trial's samples: the recording first (durable), then its analysis, one commit.
-        ``meta``: the recording's header (plate, rate_hz, geometry, calibration, …)."""
+        ``meta``: the recording's header (plate, geometry, calibration, …); without ``rate_hz``
+        the rate is the samples' own (they come whole, with their times)."""
         if side not in SIDES:
             raise ValueError(f"side must be one of {SIDES}")
         columns = tuple(columns)
@@ -89,12 +90,14 @@ class TrialStore:
             raise ValueError("a trial needs at least 2 samples")
         patient = session.patient
         t = samples[:, columns.index("t_s")]
+        duration = float(t[-1] - t[0])
+        meta = {"rate_hz": f"{(len(t) - 1) / duration if duration > 0 else 0.0:g}", **meta}
         started_at = started_at or datetime.now(timezone.utc)
         rel, sha, size = recordings.write(self.data_dir, samples, columns, {
             **meta, "started_utc": started_at.isoformat(), "patient": patient.code, "session": session.id,
             "protocol": session.protocol, "side": side, "body_mass_kg": f"{patient.body_mass_kg:g}"})
         trial = Trial(session_id=session.id, protocol=session.protocol, side=side, started_at=started_at,
-                      duration_s=float(t[-1] - t[0]), sample_rate_hz=float(meta["rate_hz"]),
+                      duration_s=duration, sample_rate_hz=float(meta["rate_hz"]),
                       n_samples=len(samples), body_mass_kg=patient.body_mass_kg,
                       recording_path=rel, recording_sha256=sha, recording_bytes=size)
         stored_columns, stored, stored_meta = recordings.read(self.data_dir, rel, sha)

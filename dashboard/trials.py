@@ -107,8 +107,8 @@ def data_dir() -> str:
     return current_app.config["STEPPLATE_DATA_DIR"]
 
 
-def plate_meta(rate_hz: float) -> dict:
-    """Recording header fields the format requires: plate name, rate, cell geometry (from the
+def plate_meta() -> dict:
+    """Recording header fields the format requires: plate name, cell geometry, calibration (from the
     live source's hello when connected, else the rig config)."""
     plate, gx, gy = None, None, None
     src = current_app.extensions.get("stepplate_live")
@@ -125,7 +125,7 @@ def plate_meta(rate_hz: float) -> dict:
             from rig.config import Config
             geom = Config().geometry()
             gx, gy = list(geom.cell_x_m), list(geom.cell_y_m)
-    return {"plate": plate or "unknown", "rate_hz": f"{rate_hz:g}",
+    return {"plate": plate or "unknown",
             "geometry_cell_x_m": ",".join(f"{v:g}" for v in gx),
             "geometry_cell_y_m": ",".join(f"{v:g}" for v in gy),
             "calibration": hello.get("calibration") or "unknown"}
@@ -136,12 +136,8 @@ def store_trial(session: ClinicSession, side: str, samples: np.ndarray, columns=
     """A whole trial's samples (the trial API): stored by the one storage path
     (dashboard.store.TrialStore.store: the recording first, then its analysis). The header
     names this rig's plate; the rate is the samples' own (they come whole, with their times)."""
-    t = np.asarray(samples, dtype=float).reshape(-1, len(tuple(columns)))[:, tuple(columns).index("t_s")] \
-        if "t_s" in tuple(columns) else np.zeros(0)
-    duration = float(t[-1] - t[0]) if len(t) >= 2 else 0.0
-    rate = (len(t) - 1) / duration if duration > 0 else 0.0
     store = TrialStore(get_db(), data_dir(), durable.rig_id(current_app))
-    return store.store(session, side, samples, columns, meta={**plate_meta(rate), **(meta or {})},
+    return store.store(session, side, samples, columns, meta={**plate_meta(), **(meta or {})},
                        started_at=started_at)
 
 
