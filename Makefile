@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test bench build clean
+.PHONY: demo test soak bench build clean
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,13 @@ build: $(VENV)/.installed
 demo: build
 	$(VENV)/bin/rig demo
 
+# Everything but the long soak runs, on every core (pytest-xdist; one file stays on one worker).
 test: build
-	$(PY) -m pytest -q -n auto --dist loadfile --durations=20
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=20 -m "not soak"
+
+# The soak runs: 50 kill -9 cycles of the recording process, 20 s of sustained load.
+soak: build
+	$(PY) -m pytest -q -n auto --dist loadfile --durations=5 -m soak
 
 bench: build
 	$(PY) -m bench

@@ -9,7 +9,7 @@ Security (docs/security.md):
 
 * **Deny by default**: ``clinic.init_app`` installs ``require_login`` for *every* endpoint;
   only ``PUBLIC_ENDPOINTS`` and views marked ``@public`` are reachable without a login
-  (tests/test_security.py walks the URL map to prove it).
+  (tests/dashboard/test_security.py walks the URL map to prove it).
 * **Roles**: ``admin`` and ``clinician``; ``@role_required("admin")`` guards admin views.
 * **Throttling**: failed logins are counted per username *and* per client address in the
   database (``LoginThrottle``); ``LOGIN_MAX_FAILURES`` (5) failures for a username, or

@@ -55,7 +55,7 @@ def init_app(app: Flask) -> None:
     # carries patient data (forces and COP of whoever stands on the plate, no identity).
     app.config.setdefault("LIVE_REQUIRES_LOGIN", True)
     # Deny by default: every endpoint, including ones added later, needs a login
-    # unless it is on dashboard.auth.PUBLIC_ENDPOINTS or marked @public (tests/test_security.py).
+    # unless it is on dashboard.auth.PUBLIC_ENDPOINTS or marked @public (tests/dashboard/test_security.py).
     from dashboard import audit, audit_log, openapi
     from dashboard.auth import require_login
     app.before_request(require_login)

@@ -136,13 +136,23 @@ def c3d_bytes(t: Trial, columns, arr, half_ml_mm: float, half_ap_mm: float) -> b
     fp.add_array("TYPE", "Plate type (2: Fx Fy Fz Mx My Mz)", np.array([2], np.int16))
     fp.add_array("ZERO", "Zero baseline frames", np.array([1, 0], np.int16))
     a, b = half_ml_mm, half_ap_mm
-    fp.add_array("CORNERS", "Plate corners in the lab frame (mm)",
-                 np.array([[[a, b, 0], [-a, b, 0], [-a, -b, 0], [a, -b, 0]]], np.float32))
-    fp.add_array("ORIGIN", "Surface centre relative to the sensor origin (mm)", np.array([[0, 0, 0]], np.float32))
-    fp.add_array("CHANNEL", "Analog channels of each plate", np.array([[1, 2, 3, 4, 5, 6]], np.int16))
+    # C3D lists dimensions first-fastest (CORNERS is 3 x 4 x USED, ORIGIN 3 x USED, CHANNEL
+    # 6 x USED): the bytes are each plate's rows in C order, the dimensions that order reversed.
+    _fortran_param(fp, "CORNERS", "Plate corners in the lab frame (mm)",
+                   np.array([[[a, b, 0], [-a, b, 0], [-a, -b, 0], [a, -b, 0]]], np.float32))
+    _fortran_param(fp, "ORIGIN", "Surface centre relative to the sensor origin (mm)",
+                   np.array([[0, 0, 0]], np.float32))
+    _fortran_param(fp, "CHANNEL", "Analog channels of each plate", np.array([[1, 2, 3, 4, 5, 6]], np.int16))
     buf = io.BytesIO()
     w.write(buf)
     return buf.getvalue()
+
+
+def _fortran_param(group, name: str, desc: str, rows: np.ndarray) -> None:
+    """A numeric parameter whose C-order ``rows`` (plate, ..., component) are stored with the
+    dimensions reversed, as C3D readers (ezc3d, Mokka, Visual3D) expect."""
+    group.add_param(name, desc=desc, bytes_per_element=rows.dtype.itemsize, bytes=rows.tobytes(),
+                    dimensions=list(reversed(rows.shape)))
 
 
 def _plate_half_sizes_mm() -> tuple[float, float]:

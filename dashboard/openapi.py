@@ -8,7 +8,7 @@ route) and is the single source of truth for three things:
   400 with a message naming the field (``body.samples[3][2]: must be number or null``); a body
   above ``MAX_CONTENT_LENGTH`` gets 413. Nothing is written before the request passed.
 * **errors**: every 4xx/5xx under ``/api/`` is JSON ``{"error": "..."}``, never an HTML page.
-* **fuzzing**: tests/test_fuzz_api.py generates requests from these schemas (hypothesis).
+* **fuzzing**: tests/dashboard/test_fuzz_api.py generates requests from these schemas (hypothesis).
 
 The validator implements the JSON-Schema subset used here (type, enum, properties, required,
 items, min/maxItems, maxLength, minimum/maximum, exclusiveMinimum, format date-time).
@@ -197,7 +197,7 @@ def validate(value, schema: dict, where: str = "body") -> None:
 
 def _check_time_column(body: dict) -> None:
     """Every sample needs a finite time: a NaN/None ``t_s`` made a NULL duration and a 500
-    (found by tests/test_fuzz_api.py)."""
+    (found by tests/dashboard/test_fuzz_api.py)."""
     from rig.signal.plate import SAMPLE_COLUMNS
     cols = body.get("columns") or list(SAMPLE_COLUMNS)
     if "t_s" not in cols:
@@ -213,7 +213,7 @@ MAX_ID = 2**63 - 1   # database integer ids are 64-bit signed
 
 def _check_ids():
     """before_request for every route: an id no database can hold is simply unknown (404), not
-    an OverflowError deep in the driver (found by tests/test_fuzz_api.py). And a body above
+    an OverflowError deep in the driver (found by tests/dashboard/test_fuzz_api.py). And a body above
     MAX_CONTENT_LENGTH is a 413 before anything reads it."""
     limit = current_app.config.get("MAX_CONTENT_LENGTH")
     if limit and (request.content_length or 0) > limit:

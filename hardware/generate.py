@@ -4,7 +4,7 @@
     python -m hardware.generate --check  # exit 1 and list the files that are out of date
 
 Sources: rig/config.py (defaults, option docs), hardware/wiring.py, hardware/platform.py,
-hardware/grid.py. tests/test_hardware.py and tests/test_config.py fail when a generated
+hardware/grid.py. tests/hardware/test_hardware.py and tests/cli/test_config.py fail when a generated
 file in the repo differs from what these produce.
 """
 from __future__ import annotations

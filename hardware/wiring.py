@@ -1,6 +1,6 @@
 """The wiring diagram (hardware/wiring.svg), drawn from the pins in a GpioConfig.
 
-Regenerate with ``python -m hardware.generate``; tests/test_hardware.py parses the SVG and
+Regenerate with ``python -m hardware.generate``; tests/hardware/test_hardware.py parses the SVG and
 checks every signal against ``rig.config.Config().gpio``. Each wire is a ``<g>`` carrying
 ``data-net``, ``data-bcm`` (GPIO lines only), ``data-header-pin`` and ``data-corner`` (DOUT
 lines), so the check reads the drawing itself, not this module.

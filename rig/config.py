@@ -3,7 +3,7 @@
 Every option has a default, so an empty file (or none) is a valid config. An unknown option,
 a wrong type or an impossible value is a ConfigError that names the option: a typo must not
 be silently ignored. Option-by-option documentation: docs/config.md (its reference part is
-generated from this module, as is hardware/rig.example.toml; tests/test_config.py checks
+generated from this module, as is hardware/rig.example.toml; tests/cli/test_config.py checks
 that neither has drifted).
 
 Each option is declared once, with ``opt(default, doc, ...)``: its default, a one-line

@@ -1,10 +1,11 @@
-"""Fixtures and helpers for the clinic dashboard tests (tests/test_dashboard_*.py)."""
+"""Helpers for the clinic dashboard tests; the fixtures built on them (app, client, …) are in
+tests/conftest.py."""
 from __future__ import annotations
 
+import json
 import re
 
 import numpy as np
-import pytest
 
 from rig.acquire.ipc import FakeLiveSource
 from rig.signal.plate import G, SAMPLE_COLUMNS
@@ -45,9 +46,9 @@ def circle_samples(n=801, rate=80.0, radius_mm=5.0, turns=2.0, fz_n=700.0, flags
 
 
 def sls_samples(seed=1, **kw):
-    """A scripted single-leg stance trial (rig.analysis.protocols.synthetic: step on, settle, lift a foot,
+    """A scripted single-leg stance trial (tests.synthetic.trials: step on, settle, lift a foot,
     stand; known events) as SAMPLE_COLUMNS rows, so the protocol analysis scores it."""
-    from rig.analysis.protocols import synthetic
+    from tests.synthetic import trials as synthetic
     d = synthetic.single_leg_stance(seed, **kw)
     s = np.zeros((len(d["t_s"]), len(SAMPLE_COLUMNS)))
     s[:, 0], s[:, 5], s[:, 6], s[:, 7], s[:, 8] = d["t_s"], d["fz_n"], d["cop_ml_mm"], d["cop_ap_mm"], d["flags"]
@@ -66,49 +67,15 @@ def csrf_from(html: str) -> str:
     return m.group(1)
 
 
-@pytest.fixture
-def live():
-    return FakeLiveSource(HELLO)
-
-
-@pytest.fixture
-def app(tmp_path, live):
-    return make_app(tmp_path, live)
-
-
-@pytest.fixture
-def runner(app):
-    return app.test_cli_runner()
-
-
-@pytest.fixture
-def admin(app):
-    from dashboard.db import create_clinician, get_db
-    with app.app_context():
-        u = create_clinician(get_db(), "admin", PASSWORD, is_admin=True)
-        return u.id
-
-
-@pytest.fixture
-def client(app, admin):
-    c = app.test_client()
-    assert login(c).status_code == 302
-    return c
-
-
-@pytest.fixture
-def patient(app, client):
-    r = client.post("/patients/new", data={"code": "P-001", "body_mass_kg": "71.4", "dominant_leg": "right",
-                                           "notes": "ACL reconstruction, left"})
-    assert r.status_code == 302
-    return int(r.headers["Location"].rstrip("/").split("/")[-1])
-
-
-@pytest.fixture
-def session_id(client, patient):
-    r = client.post(f"/patients/{patient}/sessions", data={"protocol": "single_leg_stance"})
-    assert r.status_code == 302 and "/run" in r.headers["Location"]
-    return int(r.headers["Location"].split("/")[-2])
+def parse_sse(text):
+    events = []
+    for block in text.split("\n\n"):
+        lines = [ln for ln in block.splitlines() if ln and not ln.startswith(":")]
+        name = next((ln[7:] for ln in lines if ln.startswith("event: ")), "message")
+        data = [ln[6:] for ln in lines if ln.startswith("data: ")]
+        if data:
+            events.append((name, json.loads("\n".join(data))))
+    return events
 
 
 def post_trial(client, session_id, side, samples, columns=SAMPLE_COLUMNS, started_at=None):
@@ -120,4 +87,4 @@ def post_trial(client, session_id, side, samples, columns=SAMPLE_COLUMNS, starte
 
 
 __all__ = ["HELLO", "PASSWORD", "G", "make_app", "circle_samples", "sls_samples", "login", "csrf_from", "post_trial",
-           "live", "app", "runner", "admin", "client", "patient", "session_id"]
+           "parse_sse"]

@@ -16,7 +16,7 @@ events and warnings are in the health report (``zero_tracking``, ``messages``).
 acquisition thread; ``set_advisory`` adds a standing warning (e.g. the calibration's age).
 
 There is no module-level state: everything lives on the Acquisition instance. This module
-never imports Flask (the web lives in another process; tests/test_acquire.py checks).
+never imports Flask (the web lives in another process; tests/acquire/test_acquire.py checks).
 
 The acquisition *process* (``rig acquire``) is `rig.acquire.service.serve_forever`.
 """

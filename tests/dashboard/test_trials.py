@@ -1,0 +1,307 @@
+"""Trials: storing from samples/uploads/the live source, the protocol analysis (events, scored
+window, measures, faults; a failed analysis stored and shown), results page, redo, left/right, API."""
+import functools
+import threading
+import time
+from io import BytesIO
+
+import numpy as np
+import pytest
+
+from dashboard.db import get_db
+from dashboard.models import Trial
+from rig.recording.format import RAW_COLUMNS
+from rig.recording.reader import read_recording
+from rig.signal.plate import SAMPLE_COLUMNS
+from rig.analysis.protocols import get as get_protocol
+from rig.analysis.protocols.analysis import analyse_trial
+from rig.recording.writer import write_recording
+from tests.dashboard_support import HELLO, circle_samples, post_trial, sls_samples
+
+
+def new_session(client, patient, protocol):
+    r = client.post(f"/patients/{patient}/sessions", data={"protocol": protocol})
+    assert r.status_code == 302
+    return int(r.headers["Location"].split("/")[-2])
+
+
+def test_stored_trial_carries_the_protocol_analysis_of_its_recording(app, client, session_id, tmp_path):
+    r = post_trial(client, session_id, "left", sls_samples(1, stance="left"))
+    assert r.status_code == 201, r.get_json()
+    d = r.get_json()
+    assert d["analysis"]["ok"] and d["analysis"]["scored"] and d["analysis"]["faults"] == []
+    names = [e["name"] for e in d["analysis"]["events"]]
+    assert "foot_lift" in names and "weight_settled" in names
+    assert d["n_samples"] == 2079 and d["sample_rate_hz"] == pytest.approx(80.0, rel=1e-3)
+    with app.app_context():
+        t = get_db().get(Trial, d["trial_id"])
+        path = tmp_path / "data" / t.recording_path
+        assert path.exists() and len(t.recording_sha256) == 64 and t.body_mass_kg == pytest.approx(71.4)
+    # exactly what the protocol analysis gives on the stored file (what `rig analyze` reads)
+    rec = read_recording(path)
+    want = analyse_trial(get_protocol("single_leg_stance"), rec.t_s, rec.fz_n, rec.ml_m * 1000, rec.ap_m * 1000,
+                         rec.flags, side="left")
+    assert d["results"]["mean_velocity_mm_s"] == pytest.approx(want.measures["mean_velocity_mm_s"], rel=1e-9)
+    assert d["results"]["ellipse95_area_mm2"] == pytest.approx(want.measures["ellipse95_area_mm2"], rel=1e-9)
+    assert d["analysis"]["scored_window_s"] == pytest.approx(want.scored_window_s)
+    assert "stance_side" not in d["results"]                                 # strings stay in the analysis
+    assert d["display"]["mean_velocity_mm_s"]["value"] == pytest.approx(want.measures["mean_velocity_mm_s"] / 10)
+    page = client.get(d["url"]).get_data(as_text=True)
+    assert "Scored" in page and "foot lift @" in page and "Mean velocity (cm/s)" in page
+
+
+def test_a_trial_whose_analysis_fails_is_stored_and_says_why(app, client, patient):
+    sid = new_session(client, patient, "quiet_stance_mctsib")
+    n = 2400                                       # 30 s on the plate, COP frozen: no sway to analyse
+    s = np.zeros((n, len(SAMPLE_COLUMNS)))
+    s[:, 0] = np.arange(n) / 80
+    s[:, 5] = 700 + np.random.default_rng(0).normal(0, 0.5, n)
+    s[:, 1:5] = s[:, 5:6] / 4
+    s[:, 6], s[:, 7] = 3.0, -2.0
+    r = post_trial(client, sid, "both", s)
+    assert r.status_code == 201, r.get_json()                                # samples kept
+    d = r.get_json()
+    assert d["analysis"] == {"ok": False, "error": "analysis failed: cop_ml: constant signal (no sway to analyse)"}
+    assert d["results"] == {} and not d["quality"]["ok"] and d["analysis"]["error"] in d["quality"]["warnings"]
+    page = client.get(d["url"]).get_data(as_text=True)
+    assert 'id="analysis-error"' in page and "analysis failed: cop_ml: constant signal" in page
+    assert "analysis failed" in client.get(f"/sessions/{sid}").get_data(as_text=True)
+    samples = client.get(f"/api/trials/{d['trial_id']}/samples?max_points=100000").get_json()
+    assert len(samples["samples"]) == n                                      # nothing lost
+
+
+def test_faulted_trial_keeps_its_faults(client, session_id):
+    d = post_trial(client, session_id, "left", circle_samples(801)).get_json()   # never lifts a foot
+    assert d["analysis"]["ok"] and not d["analysis"]["scored"] and d["analysis"]["faults"] == ["no_foot_lift"]
+    assert "Not scored: no foot lift" in client.get(d["url"]).get_data(as_text=True)
+
+
+def test_bad_trial_payloads_are_rejected(client, session_id):
+    assert post_trial(client, session_id, "middle", circle_samples(10)).status_code == 400
+    assert client.post(f"/api/sessions/{session_id}/trials", json={"side": "left"}).status_code == 400
+    r = client.post(f"/api/sessions/{session_id}/trials", json={"side": "left", "columns": ["t_s", "fz_n"],
+                                                               "samples": [[0, 1], [1, 2]]})
+    assert r.status_code == 400 and "lack columns" in r.get_json()["error"]
+    assert post_trial(client, 999, "left", circle_samples(10)).status_code == 404
+    r = client.post(f"/api/sessions/{session_id}/trials", data={"side": "left", "file": (BytesIO(b"t_s,x\n0,1\n"), "x.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 400 and "columns must be" in r.get_json()["error"]
+
+
+def test_upload_a_recording_file(client, session_id, tmp_path):
+    meta = {"plate": "x", "rate_hz": 80, "geometry_cell_x_m": HELLO["geometry"]["cell_x_m"],
+            "geometry_cell_y_m": HELLO["geometry"]["cell_y_m"], "calibration": "nominal"}
+    rec = write_recording(tmp_path / "rec.csv", meta, sls_samples(2, stance="right"))
+    r = client.post(f"/api/sessions/{session_id}/trials",
+                    data={"side": "right", "file": (BytesIO(rec.path.read_bytes()), "rec.csv")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 201 and r.get_json()["side"] == "right" and r.get_json()["analysis"]["scored"]
+
+
+def test_trial_page_shows_measures_quality_and_redo(app, client, session_id):
+    flags = np.zeros(801, int)
+    flags[100:110] = 64
+    tid = post_trial(client, session_id, "left", circle_samples(801, flags=flags)).get_json()["trial_id"]
+    page = client.get(f"/trials/{tid}").get_data(as_text=True)
+    assert "stopped answering" in page and 'id="redo"' in page
+    assert "export.c3d" in page and "export.json" in page
+    r = client.post(f"/trials/{tid}/redo")
+    assert r.status_code == 302 and r.headers["Location"].endswith(f"/sessions/{session_id}/run?side=left")
+    assert client.get(f"/api/trials/{tid}").get_json()["status"] == "redo"
+    assert client.get("/trials/424242").status_code == 404
+
+
+def test_session_page_left_right_comparison(app, client, session_id):
+    left = post_trial(client, session_id, "left", sls_samples(3, stance="left", sway_ml_mm=3.0)).get_json()
+    right = post_trial(client, session_id, "right", sls_samples(4, stance="right", sway_ml_mm=6.0)).get_json()
+    from rig.analysis.protocols.session import summarise_session
+    from rig.analysis.symmetry import limb_symmetry
+    lv, rv = left["results"]["mean_velocity_mm_s"], right["results"]["mean_velocity_mm_s"]
+    lsi = limb_symmetry(lv, rv, measure="mean_velocity_mm_s")["lsi_pct"]
+    page = client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    assert 'id="left-right"' in page and f"{lsi:.0f} %" in page
+    with app.app_context():                        # the comparison is rig.analysis.protocols.session's
+        from dashboard.trials import left_right
+        s = get_db().get(Trial, left["trial_id"]).session
+        rows = {r["key"]: r for r in left_right(s)}
+        want = summarise_session([t.quality["analysis"] for t in s.trials])
+        g = want["protocols"]["single_leg_stance"]
+        assert rows["mean_velocity_mm_s"]["left"] == g["sides"]["left"]["measures"]["mean_velocity_mm_s"]["mean"]
+        assert rows["mean_velocity_mm_s"]["lsi_pct"] == g["lsi"]["mean_velocity_mm_s"]["lsi_pct"]
+    r = client.post(f"/sessions/{session_id}", data={"notes": "tired today"})
+    assert r.status_code == 302 and "tired today" in client.get(f"/sessions/{session_id}").get_data(as_text=True)
+    run = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
+    assert 'data-done="left,right"' in run or 'data-done="right,left"' in run
+
+
+def test_samples_api_decimates(client, session_id):
+    tid = post_trial(client, session_id, "left", circle_samples(801)).get_json()["trial_id"]
+    d = client.get(f"/api/trials/{tid}/samples?max_points=100").get_json()
+    assert d["columns"] == list(SAMPLE_COLUMNS) and d["decimation"] == 9 and len(d["samples"]) == 89
+    assert client.get(f"/api/trials/{tid}/samples?max_points=x").status_code == 400
+
+
+def _feed(live, stop, rate=80, batch=8):
+    t = 0.0
+    seq = 0
+    while not stop.is_set():
+        rows, counts = [], []
+        for _ in range(batch):
+            rows.append([round(t, 5), 175.0, 175.0, 175.0, 175.0, 700.0, 5 * np.cos(t), 5 * np.sin(t), 0])
+            counts.append([1000, 1001, 1002, 1003])
+            t += 1 / rate
+        live.publish({"type": "batch", "seq": seq, "t_ns": int(t * 1e9), "samples": rows, "counts": counts})
+        seq += 1
+        time.sleep(0.002)
+
+
+def test_record_a_trial_from_the_live_source(app, client, live, session_id):
+    stop = threading.Event()
+    th = threading.Thread(target=_feed, args=(live, stop), daemon=True)
+    th.start()
+    try:
+        r = client.post(f"/api/sessions/{session_id}/trials/record", json={"side": "left", "seconds": 2})
+    finally:
+        stop.set()
+        th.join()
+    assert r.status_code == 201, r.get_json()
+    d = r.get_json()
+    assert 158 <= d["n_samples"] <= 161 and d["duration_s"] == pytest.approx(2.0, abs=0.02)
+    assert d["analysis"]["ok"] and d["analysis"]["faults"] == ["no_foot_lift"]   # standing, never lifted a foot
+    raw = client.get(f"/trials/{d['trial_id']}/export.csv?kind=raw").get_data(as_text=True).splitlines()
+    assert raw[0] == ",".join(("t_s",) + RAW_COLUMNS + ("flags",)) and raw[1].endswith(",1000,1001,1002,1003,0")
+    assert live.subscriber_count == 0                                                      # unsubscribed
+
+
+def test_record_without_a_running_acquisition_is_503(app, client, session_id):
+    r = client.post(f"/api/sessions/{session_id}/trials/record", json={"side": "left", "seconds": 0.2})
+    assert r.status_code == 503 and "no samples" in r.get_json()["error"]
+    assert client.post(f"/api/sessions/{session_id}/trials/record", json={"side": "left", "seconds": 500}).status_code == 400
+
+
+# --- the lateral step-down's metronome cues (cues_s; docs/dashboard.md) ----------------------
+
+@functools.lru_cache(maxsize=2)
+def _step_down_trial(seed=2):
+    """The virtual person's five lateral step-downs (tests/analysis/test_stepdown.py) with the cue times
+    a metronome gave (each repetition's start minus a 150-350 ms reaction), as SAMPLE_COLUMNS rows."""
+    from tests.sim_support import sample_person, sd_cues, sd_person
+    p = sd_person(seed)
+    d = sample_person(p, seed=seed + 100)
+    s = np.zeros((len(d["t_s"]), len(SAMPLE_COLUMNS)))
+    s[:, 0], s[:, 5], s[:, 6], s[:, 7], s[:, 8] = d["t_s"], d["fz_n"], d["cop_ml_mm"], d["cop_ap_mm"], d["flags"]
+    s[:, 1:5] = d["fz_n"][:, None] / 4
+    return s, [round(c, 4) for c in sd_cues(p, seed)]
+
+
+def _body(side, samples, **extra):
+    return {"side": side, "columns": list(SAMPLE_COLUMNS),
+            "samples": [[None if not np.isfinite(v) else float(v) for v in r] for r in samples], **extra}
+
+
+def _stored(app, tmp_path, trial_id):
+    from rig.recording.reader import read_table
+    with app.app_context():
+        t = get_db().get(Trial, trial_id)
+        text = (tmp_path / "data" / t.recording_path).read_text()
+        return t.quality, text, read_table(text)[2]
+
+
+def test_step_down_trial_with_cues_is_stored_and_analysed_cue_guided(app, client, patient, tmp_path):
+    from rig.analysis.protocols.analysis import cues_from_metadata
+    sid = new_session(client, patient, "lateral_step_down")
+    samples, cues = _step_down_trial()
+    r = client.post(f"/api/sessions/{sid}/trials", json=_body("left", samples, cues_s=cues))
+    assert r.status_code == 201, r.get_json()
+    d = r.get_json()
+    quality, text, meta = _stored(app, tmp_path, d["trial_id"])
+    assert "\n# cues_s: " + ",".join(f"{c:.4f}" for c in cues) + "\n" in text
+    assert cues_from_metadata(meta) == pytest.approx(cues, abs=1e-9)
+    m = quality["analysis"]["measures"]
+    assert m["cue_guided"] is True and m["repetition_count"] == 5 and m["not_performed_count"] == 0
+    assert d["results"]["repetition_count"] == 5 and "incomplete_repetitions" not in d["analysis"]["faults"]
+    # the same samples without cues: the blind detector (the fallback)
+    r = client.post(f"/api/sessions/{sid}/trials", json=_body("left", samples))
+    quality, text, meta = _stored(app, tmp_path, r.get_json()["trial_id"])
+    assert "cues_s" not in meta and quality["analysis"]["measures"]["cue_guided"] is False
+
+
+def test_run_page_plays_a_metronome_only_for_the_step_down(client, patient, session_id):
+    import json
+    import re
+    sid = new_session(client, patient, "lateral_step_down")
+    page = client.get(f"/sessions/{sid}/run").get_data(as_text=True)
+    plan = json.loads(re.search(r"data-metronome='([^']+)'", page).group(1))
+    # 60 bpm, a cue every 4 beats; 2 count-in beats (settle_s); 2 + 5 × 4 + 1 s recorded (> duration_s 20)
+    assert plan == {"period_s": 4.0, "beat_s": 1.0, "beats_per_cue": 4, "repetitions": 5, "lead_beats": 2,
+                    "lead_s": 2.0, "seconds": 23.0}
+    assert 'data-duration="23.0"' in page and 'id="beat-dot"' in page and 'id="metronome-sound"' in page
+    page = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)      # single-leg stance
+    assert "data-metronome" not in page and 'id="beat-dot"' not in page
+
+
+@pytest.mark.parametrize("cues, why", [        # the raw JSON text of cues_s
+    ("[5.0, NaN]", "finite"), ("[1.0, Infinity]", "finite"), ('"3.2"', "must be array"), ("4.0", "must be array"),
+    ('[{"t": 1}]', "must be number"), ("[true]", "must be number"),
+    ("[" + ",".join(f"{4 + 0.01 * i:.2f}" for i in range(257)) + "]", "at most 256"),
+    ("[-1.0]", "outside the trial"), ("[9999.0]", "outside the trial"), ("[6.0, 5.0]", "increasing"),
+])
+def test_bad_cues_are_rejected_and_nothing_is_written(app, client, patient, tmp_path, cues, why):
+    import json
+    from sqlalchemy import func, select
+    sid = new_session(client, patient, "lateral_step_down")
+    samples, _ = _step_down_trial()
+    raw = json.dumps(_body("left", samples[:800]))[:-1] + ', "cues_s": ' + cues + "}"
+    r = client.post(f"/api/sessions/{sid}/trials", data=raw, content_type="application/json")
+    assert r.status_code == 400 and "cues_s" in r.get_json()["error"] and why in r.get_json()["error"], r.get_json()
+    with app.app_context():
+        assert get_db().scalar(select(func.count()).select_from(Trial)) == 0
+    assert not list((tmp_path / "data").rglob("*.csv*"))
+
+
+def _feed_from(live, stop, t_start, rate=80, batch=8):
+    """Standing still; the first batch after the recorder subscribed starts at ``t_start``."""
+    while not live.subscriber_count and not stop.is_set():
+        time.sleep(0.001)
+    t = t_start
+    while not stop.is_set():
+        rows = []
+        for _ in range(batch):
+            rows.append([round(t, 5), 175.0, 175.0, 175.0, 175.0, 700.0, 5 * np.cos(t), 5 * np.sin(t), 0])
+            t += 1 / rate
+        live.publish({"type": "batch", "samples": rows, "counts": [[1, 2, 3, 4]] * batch})
+        time.sleep(0.002)
+
+
+def test_record_live_with_cues_keeps_the_recorded_ones(app, client, live, patient, tmp_path):
+    from rig.analysis.protocols.analysis import cues_from_metadata
+    sid = new_session(client, patient, "lateral_step_down")
+    stop = threading.Event()
+    th = threading.Thread(target=_feed_from, args=(live, stop, 100.0), daemon=True)
+    th.start()
+    try:
+        r = client.post(f"/api/sessions/{sid}/trials/record",
+                        json={"side": "left", "seconds": 2, "cues_s": [99.5, 100.5, 101.25]})
+    finally:
+        stop.set()
+        th.join()
+    assert r.status_code == 201, r.get_json()
+    quality, text, meta = _stored(app, tmp_path, r.get_json()["trial_id"])
+    assert cues_from_metadata(meta) == [100.5, 101.25]          # 99.5 s is before the first sample (100 s)
+    assert meta["cues_note"].startswith("1 of 3 metronome cues outside the recorded samples")
+    assert meta["cues_note"] in quality["warnings"]
+    assert quality["analysis"]["ok"] and quality["analysis"]["measures"]["cue_guided"]   # nobody moved: not performed
+
+
+@pytest.mark.parametrize("cues, why", [
+    ([float("nan")], "finite"), ("1", "must be array"), ([-0.5], "at least 0"), ([1.0] * 257, "at most 256"),
+    ([10.0, 13.0], "spans 3 s"), ([2.0, 2.0], "increasing"),
+])
+def test_record_with_bad_cues_is_400_before_recording(app, client, live, patient, cues, why):
+    import json
+    sid = new_session(client, patient, "lateral_step_down")
+    r = client.post(f"/api/sessions/{sid}/trials/record",
+                    data=json.dumps({"side": "left", "seconds": 2, "cues_s": cues}), content_type="application/json")
+    assert r.status_code == 400 and why in r.get_json()["error"], r.get_json()
+    assert live.subscriber_count == 0                                       # never subscribed: nothing recorded
+    assert client.get(f"/sessions/{sid}").status_code == 200

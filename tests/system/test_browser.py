@@ -1,0 +1,215 @@
+"""Real browser (headless Chromium via Selenium + the distribution's chromedriver): log in,
+create a patient, run a single-leg protocol on the simulated plate, see the live view move,
+get results, download the PDF. Screenshots of the main pages go to test-artifacts/.
+
+Needs the Debian packages ``chromium chromium-driver`` (and ``selenium`` from the test
+extras); skipped with the reason otherwise.
+"""
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests import ROOT
+from tests.dashboard_support import PASSWORD
+
+ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
+
+pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
+                                reason="headless Chromium not installed (apt-get install chromium chromium-driver)")
+selenium = pytest.importorskip("selenium", reason="selenium not installed (pip install '.[test]')")
+
+QUICK = """
+[[protocol]]
+id = "sls_quick"
+extends = "single_leg_stance"
+name = "Single-leg stance (quick)"
+duration_s = 3.0
+countdown_s = 1.0
+
+[[protocol]]
+id = "lsd_quick"
+extends = "lateral_step_down"
+name = "Lateral step-down (quick)"
+duration_s = 2.0
+countdown_s = 1.0
+params = { repetitions = 2, cadence_bpm = 240.0, settle_s = 2.0 }
+"""
+
+
+@pytest.fixture
+def server(tmp_path, monkeypatch):
+    """The full app (create_app) on waitress, fed by an acquisition on the simulated plate."""
+    from waitress.server import create_server
+
+    from dashboard import create_app
+    from rig.acquire.service import build_acquisition
+    from rig.config import Config
+    from rig.acquire.ipc import InProcessLiveSource
+
+    (tmp_path / "protos.toml").write_text(QUICK)
+    monkeypatch.setenv("RIG_PROTOCOLS", str(tmp_path / "protos.toml"))
+    acq, _gpio, _reason = build_acquisition(Config().validate(), backend="sim", realtime=True)
+    live = InProcessLiveSource(acq)
+    app = create_app({"SECRET_KEY": "browser-test", "LIVE_SOURCE": live, "INSTANCE_PATH": str(tmp_path / "inst"),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.db'}"})
+    srv = create_server(app, host="127.0.0.1", port=0, threads=8)
+    th = threading.Thread(target=srv.run, daemon=True)
+    acq.start()
+    th.start()
+    try:
+        yield f"http://127.0.0.1:{srv.effective_port}"
+    finally:
+        acq.stop()
+        srv.close()
+        live.close()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                 "--no-first-run", f"--user-data-dir={tmp_path / 'chrome-profile'}", "--window-size=1280,800"):
+        opts.add_argument(flag)
+    downloads = tmp_path / "downloads"
+    downloads.mkdir()
+    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
+                                           "download.prompt_for_download": False})
+    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
+    drv.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
+    drv.downloads = downloads
+    try:
+        yield drv
+    finally:
+        drv.quit()
+
+
+def shot(drv, name):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    drv.save_screenshot(str(ARTIFACTS / f"{name}.png"))
+
+
+def wait_for(cond, timeout=15.0, what="condition"):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def test_clinician_day_in_a_real_browser(server, browser):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    d = browser
+    d.get(server + "/")
+    assert "/auth/setup" in d.current_url                        # first run: create the admin
+    shot(d, "01-setup")
+    d.find_element(By.NAME, "username").send_keys("admin")
+    d.find_element(By.NAME, "password").send_keys(PASSWORD)
+    d.find_element(By.NAME, "confirm").send_keys(PASSWORD)
+    d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "/patients" in d.current_url, what="patients list")
+    # status bar filled from /api/status by the simulated plate
+    wait_for(lambda: "sim" in d.find_element(By.ID, "statusbar").text, what="status bar")
+
+    d.get(server + "/patients/new")
+    d.find_element(By.NAME, "code").send_keys("BR-007")
+    d.find_element(By.NAME, "body_mass_kg").send_keys("72")
+    Select(d.find_element(By.NAME, "dominant_leg")).select_by_value("right")
+    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: "BR-007" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    shot(d, "02-patient-new")
+
+    Select(d.find_element(By.NAME, "protocol")).select_by_value("sls_quick")
+    d.find_element(By.ID, "start-session").click()
+    wait_for(lambda: "/run" in d.current_url, what="run page")
+    # the live view moves: samples arrive over SSE and the COP trail grows
+    n0 = wait_for(lambda: d.execute_script("return window.stepplateRun && window.stepplateRun.samplesSeen"),
+                  what="first live samples")
+    # 40 more samples (half a second of plate data) reach the page: waited for, not timed,
+    # so a loaded CI machine cannot make it flaky
+    wait_for(lambda: d.execute_script("return window.stepplateRun.samplesSeen") > n0 + 40,
+             timeout=20, what="40 more live samples")
+    assert d.find_element(By.ID, "stream-state").text == "live"
+    shot(d, "03-run-live")
+
+    d.find_element(By.ID, "start").click()
+    wait_for(lambda: d.find_element(By.ID, "result").is_displayed(), timeout=20, what="trial result")
+    # the protocol's analysis of the stored trial: scored with its measures, or why not
+    state = d.find_element(By.ID, "analysis-state").text
+    rows = d.find_elements(By.CSS_SELECTOR, "#result-table tr")
+    assert state == "Scored" and any("Mean velocity" in r.text for r in rows) or state.startswith("Not scored: ")
+    shot(d, "04-run-result")
+
+    d.find_element(By.ID, "next-btn").click()                  # right side
+    wait_for(lambda: "side=right" in d.current_url, what="right side")
+    d.find_element(By.ID, "start").click()
+    wait_for(lambda: d.find_element(By.ID, "result").is_displayed(), timeout=20, what="right result")
+    d.find_element(By.ID, "next-btn").click()                  # -> session page (left/right of scored trials)
+    wait_for(lambda: d.find_elements(By.ID, "session-pdf"), what="session page")
+    shot(d, "05-session")
+
+    d.find_element(By.ID, "session-pdf").click()
+    pdf = wait_for(lambda: [p for p in d.downloads.glob("*.pdf")], timeout=30, what="PDF download")[0]
+    wait_for(lambda: pdf.stat().st_size > 1000 and pdf.read_bytes().startswith(b"%PDF"), what="PDF complete")
+
+    d.find_element(By.CSS_SELECTOR, ".crumbs a").click()        # back to the patient: history page
+    wait_for(lambda: "BR-007" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    shot(d, "06-patient-history")
+    d.set_window_size(390, 844)                                 # phone, portrait
+    shot(d, "07-patient-phone")
+
+
+def test_step_down_metronome_sends_its_cues(server, browser):
+    """The run page of a lateral step-down: metronome plan on the page, a beat indicator, the
+    cues sent with the recording request on the stream's time base and stored with the trial,
+    and the SSE health events handed to the status bar (stepplate:health)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    d = browser
+    d.get(server + "/")
+    d.find_element(By.NAME, "username").send_keys("admin")
+    d.find_element(By.NAME, "password").send_keys(PASSWORD)
+    d.find_element(By.NAME, "confirm").send_keys(PASSWORD)
+    d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "/patients" in d.current_url, what="patients list")
+    d.get(server + "/patients/new")
+    d.find_element(By.NAME, "code").send_keys("BR-008")
+    d.find_element(By.NAME, "body_mass_kg").send_keys("72")
+    Select(d.find_element(By.NAME, "dominant_leg")).select_by_value("left")
+    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: "BR-008" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    Select(d.find_element(By.NAME, "protocol")).select_by_value("lsd_quick")
+    d.find_element(By.ID, "start-session").click()
+    wait_for(lambda: "/run" in d.current_url, what="run page")
+    d.execute_script("window.__health = 0; document.addEventListener('stepplate:health', function () { window.__health++; });")
+    wait_for(lambda: d.execute_script("return window.stepplateRun && window.stepplateRun.samplesSeen"),
+             what="first live samples")
+    wait_for(lambda: d.execute_script("return window.__health"), timeout=20, what="an SSE health event on the page")
+    # the alignment formula: latest t_s + (cue − arrival of that sample) + output latency
+    assert d.execute_script("return window.stepplateCueTime(10, 1000, 1500, 0.03)") == pytest.approx(10.53)
+    assert d.execute_script("return window.stepplateCueTime(10, 1000, 1500, undefined)") == pytest.approx(10.5)
+    # 240 bpm: a cue every second, 8 count-in beats (settle_s 2 s), 2 + 2 × 1 + 1 s recorded
+    assert d.find_element(By.ID, "run").get_attribute("data-duration") == "5.0"
+    d.find_element(By.ID, "start").click()
+    wait_for(lambda: d.find_element(By.ID, "result").is_displayed(), timeout=30, what="trial result")
+    shot(d, "08-step-down-result")
+    sent = d.execute_script("return window.stepplateRun.requestBody")
+    cues = sent["cues_s"]
+    assert sent["seconds"] == 5 and len(cues) == 2 and cues[1] - cues[0] == pytest.approx(1.0, abs=2e-3)
+    url = d.execute_script("return window.stepplateRun.lastResult.url")
+    text = d.execute_script("return fetch(arguments[0]).then(function (r) { return r.text(); })",
+                            url + "/export.csv?kind=recording")
+    assert "# cues_s: " + ",".join(f"{c:.4f}" for c in cues) + "\n" in text
