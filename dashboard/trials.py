@@ -38,35 +38,28 @@ from dashboard.db import get_db, get_or_404
 from dashboard.models import SIDES, ClinicSession, Trial
 from dashboard.store import TrialStore
 from rig.signal.plate import SAMPLE_COLUMNS
-from rig.analysis.protocols.analysis import CUES_KEY, STEPDOWN_BEATS_PER_CUE, cue_period_s, cues_from_metadata
+from rig.analysis.protocols import timing
+from rig.analysis.protocols.analysis import CUES_KEY, cues_from_metadata
 
 bp = Blueprint("trials", __name__)
 bp.before_request(clinic_gate)
 
 MAX_UPLOAD_SAMPLES = 200_000  # ~40 min at 80 Hz
 MAX_CUES = 256                #: cues in one trial (120 s at one cue per 0.5 s is 240)
-MAX_RECORD_S = 120.0          #: the longest live recording (RECORD_BODY's maximum)
-CUE_MARGIN_S = 1.0            #: recorded after the last repetition's cue window
+MAX_RECORD_S = timing.MAX_RECORD_S   #: the longest live recording (RECORD_BODY's maximum)
 
 
 def metronome_plan(info) -> dict | None:
-    """The run page's metronome for a lateral step-down (None for other protocols): a click
-    every beat (``cadence_bpm``), a cue every ``STEPDOWN_BEATS_PER_CUE`` beats
-    (``cue_period_s``), ``lead_beats`` count-in beats (at least the protocol's ``settle_s``: the
-    detector wants a still moment before the first cue) and the recording's length:
-    lead + repetitions × period + margin, never shorter than the protocol's ``duration_s``."""
+    """The run page's metronome for a lateral step-down (None for other protocols):
+    rig.analysis.protocols.timing.metronome_plan of the protocol behind ``info``."""
     proto = getattr(info, "_proto", None)
-    period = cue_period_s(proto) if proto is not None else None
-    if not period:
-        return None
-    params = proto.params
-    reps = int(params.get("repetitions", 5))
-    beat = period / STEPDOWN_BEATS_PER_CUE
-    lead_beats = max(1, math.ceil(float(params.get("settle_s", 2.0)) / beat - 1e-9))
-    lead = lead_beats * beat
-    seconds = min(MAX_RECORD_S, max(float(info.duration_s), lead + reps * period + CUE_MARGIN_S))
-    return {"period_s": period, "beat_s": beat, "beats_per_cue": STEPDOWN_BEATS_PER_CUE, "repetitions": reps,
-            "lead_beats": lead_beats, "lead_s": lead, "seconds": round(seconds, 3)}
+    return timing.metronome_plan(proto) if proto is not None else None
+
+
+def record_seconds(info) -> float:
+    """How long the run page records one trial: the protocol's timeline (timing.record_s)."""
+    proto = getattr(info, "_proto", None)
+    return timing.record_s(proto) if proto is not None else float(info.duration_s)
 
 
 def parse_cues(raw, lo: float | None = None, hi: float | None = None, span: float | None = None) -> list[float]:
@@ -194,7 +187,8 @@ def run(session_id: int):
     if side not in SIDES:
         abort(400)
     return render_template("trials/run.html", s=s, patient=s.patient, proto=proto, side=side,
-                           done=done, headline=measures.HEADLINE, metronome=metronome_plan(proto))
+                           done=done, headline=measures.HEADLINE, metronome=metronome_plan(proto),
+                           record_s=record_seconds(proto))
 
 
 @bp.route("/trials/<int:trial_id>")

@@ -20,6 +20,33 @@ def _window(text: str | None):
         raise click.BadParameter(f"not numbers: {text!r}", param_hint="--window") from None
 
 
+def _score(protocol_id: str, rec, *, explicit: bool) -> dict | None:
+    """The recording scored as one trial of ``protocol_id`` (rig.analysis.protocols.analysis):
+    the TrialResult as a dict plus ``scored``. A protocol named on the command line must exist;
+    one the recording merely names is skipped (with None) when this machine does not know it."""
+    import os
+    from rig.analysis.protocols import ProtocolError, load_protocols
+    from rig.analysis.protocols.analysis import analyse_trial, cues_from_metadata
+    try:
+        ps = load_protocols(*[f for f in os.environ.get("RIG_PROTOCOLS", "").split(os.pathsep) if f])
+    except ProtocolError as exc:
+        raise click.ClickException(str(exc)) from None
+    proto = ps.get(protocol_id)
+    if proto is None:
+        if explicit:
+            raise click.BadParameter(f"no protocol {protocol_id!r} (known: {', '.join(sorted(ps))})",
+                                     param_hint="--protocol")
+        return None
+    if rec.t_s is None or rec.fz_n is None:
+        raise click.ClickException(f"cannot score as {protocol_id}: the recording needs a time and an Fz column")
+    side = rec.meta.get("side")
+    side = side if side in ("left", "right") else None
+    cues = cues_from_metadata(rec.meta) if proto.kind == "lateral_step_down" else None
+    res = analyse_trial(proto, rec.t_s, rec.fz_n, rec.ml_m * 1000, rec.ap_m * 1000, rec.flags, side=side,
+                        cues=cues, rate_hz=rec.rate_hz, condition=rec.meta.get("condition"))
+    return {"scored": res.scored, **res.to_dict()}
+
+
 @click.command("analyze")
 @click.argument("file", type=click.Path(dir_okay=False))
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON (default: a table).")
@@ -32,7 +59,8 @@ def _window(text: str | None):
               show_default=True, help="Convention of ellipse95_* (all three areas are always reported).")
 @click.option("--geometry", default=None,
               help="Cell positions for a CSV of corner forces: 'x_fl,x_fr,x_bl,x_br;y_fl,y_fr,y_bl,y_br' in m.")
-@click.option("--protocol", default=None, help="Protocol name, recorded in the output.")
+@click.option("--protocol", default=None,
+              help="Protocol id: the trial is also scored as that test (default: the recording's own).")
 def analyze(file, as_json, fs, lowpass, no_filter, resample, window, ellipse, geometry, protocol):
     """Compute the COP sway metrics of FILE (a StepPlate recording or a unit-named CSV)."""
     from rig.recording import reader as io
@@ -48,10 +76,24 @@ def analyze(file, as_json, fs, lowpass, no_filter, resample, window, ellipse, ge
             raise click.BadParameter(str(exc), param_hint="--geometry") from None
     try:
         rec = io.read_recording(file, geometry=geom)
+        proto_id = protocol or rec.meta.get("protocol")
+        result = _score(proto_id, rec, explicit=protocol is not None) if proto_id else None
+        win, note = _window(window), None
+        if win is None and result and result.get("scored_window_s") and rec.t_s is not None:
+            # the COP metric set of the part the test scores (the hold, the landing's window),
+            # not of the stepping on, the lift or an empty plate around it
+            w0, w1 = result["scored_window_s"]
+            win = (w0 - float(rec.t_s[0]), min(w1, float(rec.t_s[-1])) - float(rec.t_s[0]))
+            note = (f"COP metrics over the {result['protocol']} scored window, {w0:.2f}-{w1:.2f} s "
+                    f"(--window START:END for another)")
         out = metrics.compute_all(rec.time_or_rate(fs), rec.ml_m, rec.ap_m, rec.fz_n, lowpass_hz=lowpass,
-                                  resample_hz=resample, window_s=_window(window), ellipse=ellipse)
+                                  resample_hz=resample, window_s=win, ellipse=ellipse)
     except InputError as exc:        # a bad file, column, unit or value: a clean error
         raise click.ClickException(str(exc)) from None
+    if note:
+        out["notes"].insert(0, note)
+    if result is not None:
+        out["trial_result"] = result
     out["inputs"]["file"] = str(file)
     out["inputs"]["format"] = rec.meta.get("format")
     out["inputs"]["protocol"] = protocol or rec.meta.get("protocol")
@@ -72,3 +114,10 @@ def analyze(file, as_json, fs, lowpass, no_filter, resample, window, ellipse, ge
             click.echo(f"  {k:40s} -")
     for n in out["notes"]:
         click.echo(f"note: {n}")
+    tr = out.get("trial_result")
+    if tr:
+        verdict = "scored" if tr["scored"] else "not scored: " + ", ".join(tr["faults"]).replace("_", " ")
+        click.echo(f"{tr['protocol']} ({tr['side'] or 'both'}): {verdict}")
+        for k, v in tr["measures"].items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                click.echo(f"  {k:40s} {v:.6g}")

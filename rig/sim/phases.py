@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rig.signal.plate import G
-from rig.sim.sway import HIP_DROP_SD, HIP_DROP_VEL, NO_SWAY, SwaySpec, _eyes_factor
+from rig.sim.sway import HIP_DROP_SD, HIP_DROP_VEL, NO_SWAY, SwaySpec, _eyes_factor, _surface_factor
 
 DT_S = 0.001
 """Resolution of the rendered script (s)."""
@@ -171,15 +171,17 @@ class StepOn(Phase):
 
 @dataclass(frozen=True)
 class DoubleStance(Phase):
-    """Quiet standing on both feet, ``eyes`` open or closed."""
+    """Quiet standing on both feet, ``eyes`` open or closed, on a ``firm`` or ``foam`` surface."""
 
     duration: float = 20.0
     eyes: str = "open"
+    surface: str = "firm"
     kind = "double_stance"
 
     def sway(self, person, state):
         sd, sp = _eyes_factor(self.eyes)
-        return person.quiet_stance.scaled(sd=sd, speed=sp)
+        fsd, fsp = _surface_factor(self.surface)
+        return person.quiet_stance.scaled(sd=sd * fsd, speed=sp * fsp)
 
     def render(self, r, sl, t0, st):
         if st.stance != "double" or st.load != 1.0:
@@ -187,7 +189,7 @@ class DoubleStance(Phase):
                              "or another double-stance phase")
         r.fz[sl] = r.p.weight_n
         _blend_to(r, sl, st, *r.p.centre_xy())
-        r.event(t0, self.kind, eyes=self.eyes, duration_s=self.duration)
+        r.event(t0, self.kind, eyes=self.eyes, surface=self.surface, duration_s=self.duration)
 
 
 @dataclass(frozen=True)
@@ -434,7 +436,8 @@ class LateralStepDown(SingleLegSquat):
 
 @dataclass(frozen=True)
 class DropLanding(Phase):
-    """Drop from a box of ``box_height_m`` beside the plate, land on both feet.
+    """Drop from a box of ``box_height_m`` beside the plate, land on both feet (``side=None``)
+    or on the ``side`` foot, ending in single-leg stance on it (the step-down landing test).
 
     Flight lasts sqrt(2h/g) from the drop; at contact the COM moves at v = sqrt(2gh). The
     landing force is a fast rise, an impact pulse peaking at ``peak_bw``·BW ``time_to_peak_s``
@@ -447,6 +450,7 @@ class DropLanding(Phase):
     peak_bw: float = 4.0
     time_to_peak_s: float = 0.05
     settle_s: float = 2.5
+    side: str | None = None
     kind = "drop_landing"
 
     def flight_s(self) -> float:
@@ -497,18 +501,18 @@ class DropLanding(Phase):
         t = r.t[sl] - t0 - tf
         fz = self.landing_force(t, p.mass_kg)
         r.fz[sl] = fz
-        xc, yc = p.centre_xy()
+        xc, yc = p.centre_xy() if self.side is None else p.foot_xy(_check_side(self.side))
         r.x[sl] = xc
         r.y[sl] = yc + 0.04 * np.exp(-np.clip(t, 0, None) / 0.05)  # forefoot first, rolls back
         i_peak = int(np.argmax(fz))
         bw = p.weight_n
         far = np.nonzero(np.abs(fz - bw) > 0.05 * bw)[0]
-        r.event(t0, self.kind, box_height_m=self.box_height_m, peak_bw=self.peak_bw)
+        r.event(t0, self.kind, box_height_m=self.box_height_m, peak_bw=self.peak_bw, side=self.side)
         r.event(t0 + tf, "landing_contact", v_m_s=round(math.sqrt(2 * G * self.box_height_m), 4))
         r.event(r.t[sl][i_peak], "landing_peak", fz_n=round(float(fz[i_peak]), 1))
         if len(far):
             r.event(r.t[sl][far[-1]] + DT_S, "landing_settled")
-        st.load, st.stance, st.floor_foot, st.x, st.y = 1.0, "double", None, xc, yc
+        st.load, st.stance, st.floor_foot, st.x, st.y = 1.0, self.side or "double", None, xc, yc
 
 
 def demo_script(hip_drop_left: float = 0.5) -> list[Phase]:

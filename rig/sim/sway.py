@@ -61,11 +61,23 @@ SINGLE_LEG_STANCE = SwaySpec(sd_ml_m=0.006, sd_ap_m=0.007, speed_m_s=0.030, vel_
                              az_sd_m_s2=0.08, limit_ml_m=0.035, limit_ap_m=0.09)
 #: Eyes closed: SD × 1.25, mean speed × 1.5 (typical Romberg ratios for young adults).
 EYES_CLOSED_SD, EYES_CLOSED_SPEED = 1.25, 1.5
+#: Foam surface (the mCTSIB's foam conditions): SD × 1.4, mean speed × 1.8. Compliant foam
+#: roughly doubles COP path velocity in healthy adults (foam/firm ratios of 1.5-2.5 are usual);
+#: these are round values inside that range, not a fit to one study.
+FOAM_SD, FOAM_SPEED = 1.4, 1.8
 #: hip_drop h in [0, 1] (Trendelenburg-like pelvic drop): ML SD × (1 + HIP_DROP_SD·h) and
 #: ML velocity × (1 + HIP_DROP_VEL·h) during single-leg tasks.
 HIP_DROP_SD, HIP_DROP_VEL = 1.0, 1.0
 #: Nobody on the plate / no sway.
 NO_SWAY = SwaySpec(0.0, 0.0, 0.0, 1.0, 0.0)
+
+
+def _surface_factor(surface: str) -> tuple[float, float]:
+    if surface == "firm":
+        return 1.0, 1.0
+    if surface == "foam":
+        return FOAM_SD, FOAM_SPEED
+    raise ValueError(f"surface must be 'firm' or 'foam', got {surface!r}")
 
 
 def _eyes_factor(eyes: str) -> tuple[float, float]:

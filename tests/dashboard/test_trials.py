@@ -240,6 +240,14 @@ def test_run_page_plays_a_metronome_only_for_the_step_down(client, patient, sess
     assert "data-metronome" not in page and 'id="beat-dot"' not in page
 
 
+def test_run_page_records_the_whole_test_not_only_its_hold(client, session_id):
+    """A single-leg stance holds 20 s after a still moment and the lift: recording only 20 s from
+    Start could never be scored (the hold would end after the recording)."""
+    page = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)      # single-leg stance
+    # settle_s 2 + lift_within_s 5 + the 20 s hold + 1 s spare
+    assert 'data-duration="28.0"' in page and "20 s test, 28 s recorded" in page
+
+
 @pytest.mark.parametrize("cues, why", [        # the raw JSON text of cues_s
     ("[5.0, NaN]", "finite"), ("[1.0, Infinity]", "finite"), ('"3.2"', "must be array"), ("4.0", "must be array"),
     ('[{"t": 1}]', "must be number"), ("[true]", "must be number"),

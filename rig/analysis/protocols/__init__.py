@@ -17,6 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from rig import strict_toml
+from rig.analysis.protocols import timing
 
 KINDS = ("single_leg_stance", "quiet_stance", "lateral_step_down", "step_down_landing", "single_leg_squat")
 SIDES = ("left", "right", "both")
@@ -99,6 +100,15 @@ class Protocol:
                     out.append({"condition": cond.id, "side": side, "practice": phase == "practice",
                                 "trial": i + 1})
         return out
+
+    @property
+    def record_s(self) -> float:
+        """Seconds recorded from Start for one trial (rig.analysis.protocols.timing.record_s)."""
+        return timing.record_s(self)
+
+    def metronome(self) -> dict | None:
+        """A lateral step-down's metronome plan (timing.metronome_plan); None for other kinds."""
+        return timing.metronome_plan(self)
 
     def instructions_for(self, side: str, condition: str | None = None) -> str:
         """The instructions with {side}, {other}, {duration_s}, params and condition filled in."""

@@ -19,12 +19,11 @@ from pathlib import Path
 import numpy as np
 
 from rig.analysis.events import Event, detect, sample_interval_s
+from rig.analysis.protocols.timing import STEPDOWN_BEATS_PER_CUE, cue_period_s  # noqa: F401 - part of this API
 from rig.hw.flags import Flag
 
 RESULT_KEY = "trial_result"
 CUES_KEY = "cues_s"            #: recording metadata: the metronome's cue times (s, sample clock)
-#: a lateral step-down cue comes every this many metronome beats (down ~1.5, up ~1.5, still 1)
-STEPDOWN_BEATS_PER_CUE = 4
 SIDECAR_SUFFIX = ".result.json"
 
 
@@ -128,12 +127,6 @@ def cues_from_metadata(meta: dict) -> list[float] | None:
     if text.startswith("["):
         return [float(x) for x in json.loads(text)]
     return [float(x) for x in text.replace(",", " ").split()]
-
-
-def cue_period_s(protocol) -> float | None:
-    """The interval between a lateral step-down protocol's cues (from its cadence)."""
-    bpm = protocol.params.get("cadence_bpm") if protocol.kind == "lateral_step_down" else None
-    return STEPDOWN_BEATS_PER_CUE * 60.0 / bpm if bpm else None
 
 
 def analyse_trial(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags=None, *, side=None,
