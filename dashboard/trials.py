@@ -32,7 +32,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from dashboard import durable, livefeed, measures, protocols, recordings, units
+from dashboard import durable, livefeed, measures, protocols, recordings, simperson, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import SIDES, ClinicSession, Trial
@@ -282,6 +282,7 @@ def api_record_trial(session_id: int):
             cues = parse_cues(body["cues_s"], lo=0.0, span=seconds)
         except ValueError as exc:
             return jsonify({"error": str(exc)}), 400
+    simperson.direct(s, side, cues)          # on the simulator: the virtual person does this test now
     try:
         trial = durable.record_trial(current_app, s, side, seconds, cues=cues)
     except livefeed.NoLiveSource as exc:

@@ -141,7 +141,7 @@ def sim_rig():
     from rig.acquire.service import build_acquisition
     from rig.config import Config
     acq, gpio, _ = build_acquisition(Config().validate(), backend="sim", realtime=True)
-    source = InProcessLiveSource(acq)
+    source = InProcessLiveSource(acq, sim_rig=gpio.sim_rig)
     acq.start()
     yield acq, gpio, source
     acq.stop()

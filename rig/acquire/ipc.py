@@ -435,9 +435,10 @@ class IpcLiveSource(_Fanout):
 class InProcessLiveSource(_Fanout):
     """A live source fed by an Acquisition in this process (tests, single-process tools)."""
 
-    def __init__(self, acquisition, raw: bool = False):
+    def __init__(self, acquisition, raw: bool = False, sim_rig=None):
         super().__init__()
         self.acquisition = acquisition
+        self.sim_rig = sim_rig               # takes "perform" (rig.acquire.perform), as the service does
         self._dispatch(dict(acquisition.hello()))
         self._unsub = acquisition.subscribe(
             lambda ev: self._dispatch(ev.to_message(raw) if ev.type == "batch" else ev.to_message()))
@@ -446,6 +447,9 @@ class InProcessLiveSource(_Fanout):
         if name == "tare":
             self.acquisition.request_tare()
             return {"ok": True, "sent": name}
+        if name == "perform":        # imported here: the web process imports this module, never the simulator
+            from rig.acquire.perform import perform_command
+            return perform_command(self.sim_rig, {"command": name, **args})
         return {"ok": False, "error": f"unknown command {name!r}"}
 
     def close(self) -> None:

@@ -16,6 +16,7 @@ from typing import Callable
 from calibration.loader import CalibrationWatch, load_force_model
 from rig.acquire.ipc import Server
 from rig.acquire.loop import Acquisition
+from rig.acquire.perform import perform_command
 from rig.hw.gpio.select import open_backend
 from rig.hw.hx711 import HX711Array
 from rig.signal.plate import nominal_force_model
@@ -72,8 +73,9 @@ class AcquisitionService:
     `serve_forever` runs one; tests run one in-process."""
 
     def __init__(self, acq: Acquisition, path, *, config=None, force_model_factory: Callable | None = None,
-                 hello: dict | None = None):
+                 hello: dict | None = None, sim_rig=None):
         self.acq = acq
+        self.sim_rig = sim_rig               # the simulated rig, whose virtual person takes "perform"
         self.watch = None
         if config is not None and force_model_factory is not None:
             self.watch = CalibrationWatch(acq, config, force_model_factory)
@@ -108,6 +110,8 @@ class AcquisitionService:
             source = self.watch.reload()
             self._hello_calibration()
             return {"ok": True, "command": name, "calibration": source}
+        if name == "perform":
+            return perform_command(self.sim_rig, cmd)
         return {"ok": False, "error": f"unknown command {name!r}"}
 
     def close(self) -> None:
@@ -128,7 +132,7 @@ def serve_forever(config, *, socket=None, backend: str | None = None, realtime: 
                                           force_model_factory=force_model_factory)
     log.info("GPIO backend %s (%s)", getattr(gpio, "name", "?"), reason)
     service = AcquisitionService(acq, path, config=config, force_model_factory=force_model_factory,
-                                 hello={"backend_reason": reason})
+                                 hello={"backend_reason": reason}, sim_rig=getattr(gpio, "sim_rig", None))
     stop = threading.Event()
 
     def _signal(signum, _frame):

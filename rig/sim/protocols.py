@@ -85,10 +85,13 @@ class _Timeline:
 
 
 def perform(protocol, side: str | None = None, condition: str | None = None, *, hip_drop: float = 0.0,
-            valgus: float = 0.0, seed: int = 0, fault: str | None = None, fault_rate: float = 0.0) -> Performance:
+            valgus: float = 0.0, seed: int = 0, fault: str | None = None, fault_rate: float = 0.0,
+            cues_s: list[float] | None = None) -> Performance:
     """The phases of one ``protocol`` trial on ``side`` under ``condition`` (its id; default
     the first). ``hip_drop`` and ``valgus`` (0-1) are this side's; ``seed`` draws reaction
-    times, depths and impacts and, with ``fault_rate``, whether a fault happens."""
+    times, depths and impacts and, with ``fault_rate``, whether a fault happens. ``cues_s``
+    (recording clock): a step-down's metronome as the run page plays it (default: the
+    protocol's plan)."""
     rng = np.random.default_rng([int(seed), 0x7E57])
     if fault is None and fault_rate > 0 and rng.uniform() < fault_rate:
         fault = str(rng.choice(FAULTS))
@@ -99,6 +102,9 @@ def perform(protocol, side: str | None = None, condition: str | None = None, *, 
         raise ValueError(f"no virtual performance for protocol kind {protocol.kind!r} "
                          f"(known: {', '.join(_BUILDERS)})")
     record_s = float(protocol.record_s)
+    if cues_s is not None and protocol.kind == "lateral_step_down":
+        return _lateral_step_down(protocol, side, condition, rng, record_s, hip_drop, valgus, fault,
+                                  cues=[float(c) for c in cues_s])
     return builder(protocol, side, condition, rng, record_s, hip_drop, valgus, fault)
 
 
@@ -154,12 +160,14 @@ def _quiet_stance(p, side, condition, rng, record_s, hip_drop, valgus, fault):
     return Performance(tl.phases, _lead_s(lead), record_s, None, fault, {"vision": vision, "surface": surface})
 
 
-def _lateral_step_down(p, side, condition, rng, record_s, hip_drop, valgus, fault):
+def _lateral_step_down(p, side, condition, rng, record_s, hip_drop, valgus, fault, cues=None):
     s = _stance_side(side)
     plan = p.metronome()
     lead = _on_one_leg(s, hip_drop)
     tl = _Timeline(lead)
-    cues = [plan["lead_s"] + k * plan["period_s"] for k in range(plan["repetitions"])]
+    if cues is None:
+        cues = [plan["lead_s"] + k * plan["period_s"] for k in range(plan["repetitions"])]
+    cues = [c for c in cues if c >= 0]
     skip = int(rng.integers(0, len(cues))) if fault == "missed_repetition" else None
     move_s = 3.0 * plan["beat_s"]                         # 1.5 beats down, 1.5 beats up
     for k, cue in enumerate(cues):
@@ -227,3 +235,59 @@ def person_for(performance: Performance, *, mass_kg: float = 72.0, seed: int = 0
 
 
 __all__ = ["Performance", "perform", "person_for", "FAULTS", "EMPTY_S", "READY_S"]
+
+
+class FollowingPerson:
+    """The simulator's default load source: an ``idle`` routine (the looping demo person) until
+    a test is asked for (`perform`), then that trial's performance, placed so that its Start is
+    the moment it was asked for, then the idle routine again.
+
+    Thread-safe for one writer (the acquisition's command thread) and one reader (the read
+    loop): the active performance is swapped in one assignment. Other attributes (``events``,
+    ``mass_kg``, …) are the idle person's."""
+
+    def __init__(self, idle):
+        self.idle = idle
+        self._active: tuple | None = None        # (person, t0_s, t1_s, performance)
+
+    def __getattr__(self, name):
+        return getattr(self.idle, name)
+
+    def perform(self, performance: Performance, person, now_s: float) -> None:
+        """From ``now_s`` (stream time) on, ``person`` performs ``performance`` from its Start."""
+        t0 = now_s - performance.record_from_s
+        self._active = (person, t0, t0 + person.duration_s, performance)
+
+    @property
+    def performing(self) -> Performance | None:
+        """The last performance asked for (it may have ended)."""
+        a = self._active
+        return a[3] if a is not None else None
+
+    def truth(self, t_s):
+        a = self._active
+        if a is None:
+            return self.idle.truth(t_s)
+        person, t0, t1, _ = a
+        t = np.asarray(t_s, dtype=float)
+        inside = (t >= t0) & (t < t1)
+        if not np.any(inside):
+            return self.idle.truth(t_s)
+        fz, x, y = (np.array(v, dtype=float) for v in np.broadcast_arrays(*self.idle.truth(t)))
+        pf, px, py = person.truth(np.where(inside, t - t0, 0.0))
+        fz, x, y = np.where(inside, pf, fz), np.where(inside, px, x), np.where(inside, py, y)
+        if t.ndim == 0:
+            return float(fz), float(x), float(y)
+        return fz, x, y
+
+    def events_between(self, t0_s: float, t1_s: float) -> list[tuple[float, str, dict]]:
+        a = self._active
+        if a is None:
+            return self.idle.events_between(t0_s, t1_s)
+        person, p0, p1, _ = a
+        out = [e for e in self.idle.events_between(t0_s, t1_s) if not p0 <= e[0] < p1]
+        out += [(e[0] + p0, e[1], e[2]) for e in person.events if t0_s <= e[0] + p0 < t1_s and e[0] + p0 < p1]
+        return sorted(out, key=lambda e: e[0])
+
+
+__all__ += ["FollowingPerson"]

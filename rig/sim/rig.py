@@ -85,7 +85,8 @@ def make_sim_rig(config=None, *, person=None, plate: SimPlate | str | None = Non
                  op_cost_ns: int = 1000) -> SimRig:
     """Assemble a simulated rig.
 
-    ``person``: a load source (default `demo_person(seed)`); ``plate``: a SimPlate,
+    ``person``: a load source (default: `demo_person(seed)` inside a FollowingPerson, which
+    performs a test when asked); ``plate``: a SimPlate,
     ``"ideal"`` (default) or ``"realistic"`` (drawn with ``seed``); ``skew_ppm``: per-chip
     oscillator skew (default: seeded, uniform in ±300 ppm); ``noise_nv_rms``: chip input noise
     (None: datasheet, 90 nV at 80 SPS; 0: noiseless). Chip conversion phases are seeded.
@@ -97,8 +98,9 @@ def make_sim_rig(config=None, *, person=None, plate: SimPlate | str | None = Non
         from rig.config import Config
         config = Config()
     rng = np.random.default_rng([int(seed), 0x5E1F])
-    if person is None:
-        person = demo_person(seed)
+    if person is None:        # the demo routine, until someone asks for a test (rig.sim.protocols)
+        from rig.sim.protocols import FollowingPerson
+        person = FollowingPerson(demo_person(seed))
     if plate is None or plate == "ideal":
         plate = SimPlate.from_config(config)
     elif plate == "realistic":

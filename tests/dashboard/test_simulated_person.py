@@ -1,0 +1,101 @@
+"""On the simulator the virtual person does the test the clinician starts, so the run page's
+trial is scored; on a real plate nobody is told what to do.
+
+The app is fed by a real Acquisition on the simulated plate in virtual time (as fast as the
+chips can be emulated), through the same record API the run page calls."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from dashboard import simperson
+from dashboard.models import ClinicSession, Patient
+from rig.acquire.ipc import FakeLiveSource
+from rig.acquire.perform import perform_command
+from rig.analysis.protocols import default_protocols
+from tests.dashboard_support import HELLO
+
+
+@pytest.fixture
+def fast_rig():
+    from rig.acquire.ipc import InProcessLiveSource
+    from rig.acquire.service import build_acquisition
+    from rig.config import Config
+    acq, gpio, _ = build_acquisition(Config().validate(), backend="sim", realtime=False)
+    source = InProcessLiveSource(acq, sim_rig=gpio.sim_rig)
+    acq.start()
+    yield acq, gpio, source
+    acq.stop()
+    source.close()
+
+
+@pytest.fixture
+def live(fast_rig):
+    return fast_rig[2]
+
+
+@pytest.fixture
+def app_config():
+    return {"SIM_FAULT_RATE": 0.0}
+
+
+def new_session(client, patient, protocol):
+    r = client.post(f"/patients/{patient}/sessions", data={"protocol": protocol})
+    assert r.status_code == 302
+    return int(r.headers["Location"].split("/")[-2])
+
+
+@pytest.mark.databases("sqlite")
+@pytest.mark.parametrize("protocol, side", [("single_leg_stance", "left"), ("step_down_landing", "right")])
+def test_a_trial_recorded_on_the_simulator_is_the_test_the_clinician_chose(client, patient, fast_rig,
+                                                                            protocol, side):
+    sid = new_session(client, patient, protocol)
+    seconds = default_protocols()[protocol].record_s
+    r = client.post(f"/api/sessions/{sid}/trials/record", json={"side": side, "seconds": seconds})
+    assert r.status_code == 201, r.get_json()
+    an = r.get_json()["analysis"]
+    assert an["ok"] and an["scored"] and an["faults"] == [], an.get("faults")
+    m = r.get_json()["results"]
+    if protocol == "single_leg_stance":
+        assert m["touch_down_count"] == 0 and m["time_to_first_touch_down_s"] == 20.0
+        assert 15 < m["mean_velocity_mm_s"] < 80
+    else:
+        assert 2.0 <= m["peak_force_bw"] <= 4.0
+    perf = fast_rig[1].sim_rig.person.performing
+    assert perf is not None and perf.fault is None
+
+
+@pytest.mark.databases("sqlite")
+def test_the_person_is_stable_per_patient_and_the_weak_hip_improves_over_weeks(app):
+    from datetime import datetime, timedelta, timezone
+    t0 = datetime(2026, 1, 5, tzinfo=timezone.utc)
+    p = Patient(code="P", body_mass_kg=70, dominant_leg="right")
+    s1 = ClinicSession(patient=p, protocol="single_leg_stance", started_at=t0)
+    s6 = ClinicSession(patient=p, protocol="single_leg_stance", started_at=t0 + timedelta(weeks=5))
+    drops = [simperson.hip_drop(p, s, "left") for s in (s1, s6)]
+    assert drops[0] == simperson.HIP_DROP_START and drops[1] < drops[0] - 0.3      # the weak (left) hip
+    assert simperson.hip_drop(p, s1, "right") == simperson.OTHER_SIDE_HIP_DROP
+
+
+@pytest.mark.databases("sqlite")
+def test_only_the_simulator_is_told_what_to_do(app):
+    with app.test_request_context():
+        for backend, sent in (("sim", ["perform"]), ("lgpio", [])):
+            src = FakeLiveSource(dict(HELLO, backend=backend))
+            app.extensions["stepplate_live"] = src
+            p = Patient(code=f"P-{backend}", body_mass_kg=70, dominant_leg="left")
+            s = ClinicSession(patient=p, protocol="single_leg_stance")
+            p.id, s.id = 1, 2
+            simperson.direct(s, "left")
+            assert src.commands == sent
+
+
+def test_a_real_plate_refuses_perform_and_a_bad_command_is_a_clear_error(fast_rig):
+    proto = json.loads(json.dumps(default_protocols()["single_leg_stance"].to_dict()))   # as it travels
+    r = perform_command(None, {"protocol": proto, "side": "left"})
+    assert not r["ok"] and "person on this plate is real" in r["error"]
+    r = perform_command(fast_rig[1].sim_rig, {"protocol": {"id": "x"}, "side": "left"})
+    assert not r["ok"] and r["error"].startswith("perform: ")
+    r = perform_command(fast_rig[1].sim_rig, {"protocol": proto, "side": "sideways"})
+    assert not r["ok"] and "side must be 'left' or 'right'" in r["error"]
