@@ -195,17 +195,30 @@ def validate(value, schema: dict, where: str = "body") -> None:
                 validate(value[key], sub, f"{where}.{key}")
 
 
-def _check_time_column(body: dict) -> None:
-    """Every sample needs a finite time: a NaN/None ``t_s`` made a NULL duration and a 500
-    (found by tests/dashboard/test_fuzz_api.py)."""
+def _check_samples(body: dict) -> None:
+    """Every sample value is a finite number or null, and every sample has a time.
+
+    A NaN/None ``t_s`` made a NULL duration and a 500, and ``flags`` of ``Infinity`` an
+    OverflowError (found by tests/dashboard/test_fuzz_api.py); an infinite force was stored as
+    a trial. JSON's ``Infinity``/``NaN`` (which Python's parser accepts) are refused in every
+    column; null stays allowed where the format has NaN (a COP over an unloaded plate), but
+    not for the time, and flags are whole numbers."""
     from rig.signal.plate import SAMPLE_COLUMNS
     cols = body.get("columns") or list(SAMPLE_COLUMNS)
-    if "t_s" not in cols:
-        return
-    k = cols.index("t_s")
+    kt = cols.index("t_s") if "t_s" in cols else None
+    kf = cols.index("flags") if "flags" in cols else None
     for i, row in enumerate(body.get("samples") or ()):
-        if k < len(row) and (row[k] is None or not math.isfinite(row[k])):
-            raise Invalid(f"body.samples[{i}][{k}]: t_s must be a finite number of seconds")
+        for k, v in enumerate(row):
+            name = cols[k] if k < len(cols) else f"column {k}"
+            if v is None:
+                if k == kt:
+                    raise Invalid(f"body.samples[{i}][{k}]: t_s must be a finite number of seconds")
+                continue
+            if isinstance(v, float) and not math.isfinite(v):
+                what = "a finite number of seconds" if k == kt else "a finite number or null"
+                raise Invalid(f"body.samples[{i}][{k}]: {name} must be {what}, got {v}")
+            if k == kf and isinstance(v, (int, float)) and (v != int(v) or not 0 <= v < 2**31):
+                raise Invalid(f"body.samples[{i}][{k}]: flags must be a whole number in [0, 2^31), got {v}")
 
 
 MAX_ID = 2**63 - 1   # database integer ids are 64-bit signed
@@ -253,7 +266,7 @@ def _check_request():
                 return None
             validate(value, content["application/json"]["schema"])
             if request.endpoint == "trials.api_create_trial":
-                _check_time_column(value)
+                _check_samples(value)
             request._cached_json = (value, value)      # the view's get_json() reuses the checked value
         elif request.mimetype == "multipart/form-data" and "multipart/form-data" in content:
             schema = content["multipart/form-data"]["schema"]

@@ -56,6 +56,27 @@ def test_single_leg_trial_emits_a_foot_lift_event_over_sse(tmp_path, fake):
     assert fake.subscriber_count == 0 and app.extensions["stepplate_event_hub"].runs == {}   # all unsubscribed
 
 
+def test_every_protocol_kind_has_a_live_view_with_events(tmp_path, fake):
+    """Each default protocol's run page stream answers (a single-leg squat's was a 500: its kind
+    had no event detector), and a single-leg squat's events are those of a single-leg stance."""
+    from rig.analysis.protocols import default_protocols
+    app = make(tmp_path, fake, LIVE_SSE_MAX_SECONDS=0.3)
+    c = app.test_client()
+    for pid in default_protocols():
+        r = c.get(f"/api/live/stream?protocol={pid}", buffered=False)
+        assert r.status_code == 200, pid
+        r.close()
+    app = make(tmp_path, fake, LIVE_SSE_MAX_SECONDS=1.5)
+    d = synthetic.single_leg_stance(3, stance="right", lift_t=4.0, duration_s=10.0)
+    run = app.test_client().get("/api/live/stream?protocol=single_leg_squat", buffered=False)
+    for msg in batches(d):
+        fake.publish(msg)
+    events = parse_sse(b"".join(run.response).decode())
+    run.close()
+    lifts = [e for name, m in events if name == "message" for e in m.get("events", []) if e["name"] == "foot_lift"]
+    assert len(lifts) == 1 and lifts[0]["details"]["stance_side"] == "right"
+
+
 def test_unknown_protocol_is_404(tmp_path, fake):
     assert make(tmp_path, fake).test_client().get("/api/live/stream?protocol=nope").status_code == 404
     assert fake.subscriber_count == 0

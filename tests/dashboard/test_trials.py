@@ -313,3 +313,29 @@ def test_record_with_bad_cues_is_400_before_recording(app, client, live, patient
     assert r.status_code == 400 and why in r.get_json()["error"], r.get_json()
     assert live.subscriber_count == 0                                       # never subscribed: nothing recorded
     assert client.get(f"/sessions/{sid}").status_code == 200
+
+
+@pytest.mark.parametrize("column, raw, why", [
+    ("flags", "Infinity", "flags must be a finite number or null, got inf"),
+    ("flags", "2.5", "flags must be a whole number"),
+    ("f_fl_n", "Infinity", "f_fl_n must be a finite number or null, got inf"),
+    ("fz_n", "-Infinity", "fz_n must be a finite number or null, got -inf"),
+    ("cop_ml_mm", "NaN", "cop_ml_mm must be a finite number or null, got nan"),
+    ("t_s", "Infinity", "t_s must be a finite number of seconds"),
+])
+def test_a_sample_that_is_not_a_number_is_a_400_and_nothing_is_stored(app, client, session_id, column, raw, why):
+    """JSON's Infinity and NaN (Python's parser accepts them) are never a sample: flags of
+    Infinity were a 500 (OverflowError), an infinite force was stored as a trial."""
+    import json
+    from dashboard.db import get_db
+    from dashboard.models import Trial
+    rows = circle_samples(81).tolist()
+    k = list(SAMPLE_COLUMNS).index(column)
+    marker = 987654.25
+    rows[5][k] = marker
+    body = json.dumps({"side": "left", "columns": list(SAMPLE_COLUMNS), "samples": rows}).replace(str(marker), raw)
+    r = client.post(f"/api/sessions/{session_id}/trials", data=body, content_type="application/json")
+    assert r.status_code == 400 and why in r.get_json()["error"] and f"samples[5][{k}]" in r.get_json()["error"]
+    with app.app_context():
+        assert get_db().query(Trial).count() == 0
+

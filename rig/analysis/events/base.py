@@ -9,7 +9,11 @@ from dataclasses import asdict, dataclass, field
 
 
 
-MODES = ("single_leg_stance", "quiet_stance", "lateral_step_down", "step_down_landing")
+MODES = ("single_leg_stance", "quiet_stance", "lateral_step_down", "step_down_landing", "single_leg_squat")
+#: Protocol kinds whose events are another kind's: a single-leg squat is a single-leg stance as
+#: far as events go (foot lift, touch-down); its repetitions are segmented after the trial by
+#: rig.analysis.squat.
+DETECTS_AS = {"single_leg_squat": "single_leg_stance"}
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections import deque
 import numpy as np
 
 from rig.hw.flags import Flag
-from rig.analysis.events.base import MODES, DetectorParams, Event
+from rig.analysis.events.base import DETECTS_AS, MODES, DetectorParams, Event
 from rig.analysis.events.landing import LandingEvents
 from rig.analysis.events.stance import StanceEvents
 from rig.analysis.events.stepdown import StepDownEvents
@@ -27,7 +27,8 @@ class EventDetector(StanceEvents, StepDownEvents, LandingEvents):
                  rate_hz: float | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
-        self.mode = mode
+        self.kind = mode                         # the protocol kind asked for
+        self.mode = DETECTS_AS.get(mode, mode)   # the events it has
         #: the samples' rate (from the converter, via the recording or the live hello); None:
         #: measured from the time stamps where a window size needs it
         self.rate_hz = float(rate_hz) if rate_hz else None

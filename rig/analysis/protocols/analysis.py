@@ -144,10 +144,7 @@ def analyse_trial(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags=None, *, side
     fl = np.zeros(len(t), np.int64) if flags is None else np.asarray(flags).astype(np.int64)
     fs = 1.0 / sample_interval_s(rate_hz, t)
     use_cues = cues is not None and protocol.kind == "lateral_step_down"
-    # a single-leg squat is a single-leg stance as far as events go (foot lift, touch-down);
-    # its repetitions are segmented offline by rig.analysis.squat
-    mode = "single_leg_stance" if protocol.kind == "single_leg_squat" else protocol.kind
-    ev = detect(t, fz, ml, ap, fl, mode=mode, body_weight_n=body_weight_n, rate_hz=fs,
+    ev = detect(t, fz, ml, ap, fl, mode=protocol.kind, body_weight_n=body_weight_n, rate_hz=fs,
                 cues=list(cues) if use_cues else None, cue_period_s=cue_period_s(protocol) if use_cues else None)
     res = TrialResult(protocol.id, protocol.kind, side, round(fs, 3), events=ev, condition=condition,
                       trial=trial, practice=practice)
