@@ -100,10 +100,11 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
                 break
         hello = getattr(src, "hello", None) or {}
         meta = dict(meta or {})
+        start = float(msg["samples"][0][0])              # the trial's clock starts here (stream time)
         if cues is not None:
-            meta.update(_cue_meta(cues, float(msg["samples"][0][0]), seconds))
+            meta.update(_cue_meta(cues, start, seconds))
         store = TrialStore(db, data_dir, rig_id(app))
-        trial, writer = store.begin_live(session, side, hello, meta, on_sync=on_sync)   # 1. the row first
+        trial, writer = store.begin_live(session, side, hello, meta, on_sync=on_sync, t0_s=start)   # 1. the row first
         t0 = None
         faults: list[str] = []                           # what the health reported during the trial
         fault_keys: set = set()                          # (code, chip) of each of them
@@ -147,10 +148,11 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
 
 
 def _cue_meta(cues, t0: float, seconds: float) -> dict:
-    """``cues_s`` (and ``cues_note`` when some fall outside the recording) for the header."""
+    """``cues_s`` (and ``cues_note`` when some fall outside the recording) for the header, on
+    the recording's clock (stream time − ``t0``, the trial's first sample)."""
     from rig.analysis.protocols.analysis import CUES_KEY
     keep = [float(c) for c in cues if t0 - 1e-9 <= c <= t0 + seconds + 1e-9]
-    out = {CUES_KEY: ",".join(f"{c:.4f}" for c in keep)} if keep else {}   # none left: the blind detector
+    out = {CUES_KEY: ",".join(f"{c - t0:.4f}" for c in keep)} if keep else {}   # none left: the blind detector
     if len(keep) < len(cues):
         out["cues_note"] = (f"{len(cues) - len(keep)} of {len(cues)} metronome cues outside the recorded "
                             f"samples ({t0:.3f} to {t0 + seconds:.3f} s) dropped")

@@ -41,13 +41,15 @@ def flag_faults(q: dict, faults) -> dict:
 
 
 class PartialWriter(TrialRecorder):
-    """The live trial's ``<final>.partial``: rig.recording.writer's writer (one format), keeping the
-    stream time (``t0_s=0``), fsynced at least every ``sync_every_s`` (sample time or wall
-    time). ``synced_rows``/``synced_bytes``: what the last fsync made durable (the kill test
-    reads them through ``on_sync``)."""
+    """The live trial's ``<final>.partial``: rig.recording.writer's writer (one format), its
+    times counted from the trial's start (``t0_s``, stream time; the header keeps it as
+    ``stream_t0_s``; 0 keeps the stream time), fsynced at least every ``sync_every_s`` (sample
+    time or wall time). ``synced_rows``/``synced_bytes``: what the last fsync made durable (the
+    kill test reads them through ``on_sync``)."""
 
-    def __init__(self, final: Path, meta: dict, *, sync_every_s: float = SYNC_EVERY_S, on_sync=None):
-        super().__init__(final, recordings.complete_meta(meta), sync_every_s=sync_every_s, t0_s=0.0,
+    def __init__(self, final: Path, meta: dict, *, sync_every_s: float = SYNC_EVERY_S, on_sync=None,
+                 t0_s: float = 0.0):
+        super().__init__(final, recordings.complete_meta(meta), sync_every_s=sync_every_s, t0_s=t0_s,
                          on_sync=on_sync)
 
     @property
@@ -107,9 +109,10 @@ class TrialStore:
         return trial
 
     def begin_live(self, session: ClinicSession, side: str, hello: dict, meta: dict, *,
-                   on_sync=None) -> tuple[Trial, PartialWriter]:
+                   on_sync=None, t0_s: float = 0.0) -> tuple[Trial, PartialWriter]:
         """A live trial: its row is committed (status "recording") before any sample is written,
-        then the writer of its ``.partial`` recording is opened."""
+        then the writer of its ``.partial`` recording is opened; ``t0_s``: the stream time of
+        its first sample, where the recording's clock starts (kept as ``stream_t0_s``)."""
         patient = session.patient
         trial = Trial(session_id=session.id, protocol=session.protocol, side=side, status=RECORDING,
                       started_at=datetime.now(timezone.utc), duration_s=0.0,
@@ -120,7 +123,8 @@ class TrialStore:
         self.db.commit()
         writer = PartialWriter(self.data_dir / trial.recording_path, metadata_from_hello(
             hello, protocol=session.protocol, side=side, patient=patient.code, session=session.id, trial=trial.id,
-            body_mass_kg=f"{patient.body_mass_kg:g}", rig=self.rig, source="live", **meta), on_sync=on_sync)
+            body_mass_kg=f"{patient.body_mass_kg:g}", rig=self.rig, source="live",
+            **({"stream_t0_s": f"{t0_s:.6f}"} if t0_s else {}), **meta), on_sync=on_sync, t0_s=t0_s)
         return trial, writer
 
     def finish(self, trial: Trial, status: str, reason: str | None = None) -> Trial:

@@ -195,7 +195,8 @@ def run(session_id: int):
 def trial_detail(trial_id: int):
     t = get_or_404(Trial, trial_id)
     results = t.result_map()
-    order = [k for k in measures.HEADLINE if k in results] + sorted(k for k in results if k not in measures.HEADLINE)
+    order = units.shown([k for k in measures.HEADLINE if k in results] +
+                        sorted(k for k in results if k not in measures.HEADLINE))
     return render_template("trials/trial.html", t=t, s=t.session, patient=t.session.patient,
                            results=results, order=order, redo_form=EmptyForm(),
                            analysis=measures.analysis_summary(t.quality))
@@ -216,6 +217,7 @@ def redo(trial_id: int):
 # --- JSON API ----------------------------------------------------------------------------
 
 def _trial_json(t: Trial) -> dict:
+    shown = set(units.shown(t.result_map()))
     return {"trial_id": t.id, "session_id": t.session_id, "protocol": t.protocol, "side": t.side,
             "status": t.status, "started_at": t.started_at.isoformat(), "duration_s": t.duration_s,
             "sample_rate_hz": t.sample_rate_hz, "n_samples": t.n_samples, "body_mass_kg": t.body_mass_kg,
@@ -223,8 +225,9 @@ def _trial_json(t: Trial) -> dict:
             "quality": {k: v for k, v in (t.quality or {}).items() if k != "analysis"},
             "analysis": measures.analysis_summary(t.quality),
             "results": t.result_map(), "url": url_for("trials.trial_detail", trial_id=t.id),
-            "display": {k: {"label": units.label(k), "value": units.to_display(k, v, t.body_mass_kg)}
-                        for k, v in t.result_map().items()}}
+            "display": {k: {"label": units.label(k), "value": units.to_display(k, v, t.body_mass_kg),
+                            "count": units.is_count(k)}
+                        for k, v in t.result_map().items() if k in shown}}
 
 
 @bp.route("/api/sessions/<int:session_id>/trials", methods=["POST"])

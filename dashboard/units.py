@@ -16,7 +16,7 @@ _SUFFIXES = {
     "_mm2": (0.01, "cm²"),
     "_mm": (0.1, "cm"),
     "_m": (100.0, "cm"),
-    "_n_s": (None, "%BW·s"),
+    "_n_s": (None, "%BW/s"),      # N/s, a rate (an impulse's N·s: see PRODUCT_PREFIXES)
     "_n": (None, "%BW"),
     "_bw_s": (100.0, "%BW/s"),
     "_bw": (100.0, "%BW"),
@@ -30,6 +30,23 @@ _SUFFIXES = {
 
 
 _BY_LENGTH = sorted(_SUFFIXES, key=len, reverse=True)
+#: Measures whose ``_s`` suffix multiplies instead of dividing: an impulse is N·s (``_n_s``)
+#: or BW·s (``_bw_s``), where a loading rate's ``_n_s`` is N/s.
+PRODUCT_PREFIXES = ("impulse",)
+#: Measures that count things: shown as whole numbers, without a unit.
+COUNT_SUFFIXES = ("_count", "_n_peaks")
+
+
+def is_count(key: str) -> bool:
+    return key.endswith(COUNT_SUFFIXES)
+
+
+def _unit_of(key: str) -> tuple[float | None, str]:
+    base, suf = split_key(key)
+    factor, unit = _SUFFIXES.get(suf, (1.0, ""))
+    if base.startswith(PRODUCT_PREFIXES) and unit.endswith("/s"):
+        unit = unit[:-2] + "·s"
+    return factor, unit
 
 
 @functools.lru_cache(maxsize=1024)
@@ -42,21 +59,36 @@ def split_key(key: str) -> tuple[str, str]:
 
 
 def label(key: str) -> str:
-    base, suf = split_key(key)
-    unit = _SUFFIXES.get(suf, (1.0, ""))[1]
+    base = split_key(key)[0]
+    unit = _unit_of(key)[1]
     name = base.replace("_", " ").strip().capitalize()
     return f"{name} ({unit})" if unit else name
 
 
 def unit(key: str) -> str:
-    return _SUFFIXES.get(split_key(key)[1], (1.0, ""))[1]
+    return _unit_of(key)[1]
+
+
+def shown(keys) -> list[str]:
+    """``keys`` without the newton twins of body-weight measures: ``peak_force_n`` and
+    ``peak_force_bw`` are both "% BW" on screen, so only the ``_bw`` one is shown."""
+    keys = list(keys)
+    have = set(keys)
+    twin = {"_n": "_bw", "_n_s": "_bw_s"}
+    out = []
+    for k in keys:
+        base, suf = split_key(k)
+        if suf in twin and base + twin[suf] in have:
+            continue
+        out.append(k)
+    return out
 
 
 def to_display(key: str, value: float | None, body_mass_kg: float | None = None) -> float | None:
     """Value in clinic units; newtons become % body weight (needs the body mass)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return None
-    factor = _SUFFIXES.get(split_key(key)[1], (1.0, ""))[0]
+    factor = _unit_of(key)[0]
     if factor is None:
         if not body_mass_kg:
             return None
@@ -68,4 +100,6 @@ def fmt(key: str, value: float | None, body_mass_kg: float | None = None) -> str
     v = to_display(key, value, body_mass_kg)
     if v is None:
         return "–"
+    if is_count(key):
+        return f"{round(v):d}"
     return f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from dashboard import recordings
 from dashboard.db import get_db
@@ -93,6 +94,10 @@ def check_trial_file(data: Path, t: Trial) -> np.ndarray:
         k = arr[:, ix[recordings.RAW_COLUMNS[0]]].astype(np.int64)
         assert np.array_equal(k, np.arange(k[0], k[0] + len(k))), "gap or duplicate in a recording"
         s, c = gen(k)
-        assert np.allclose(arr[:, :9], s, atol=1e-9, equal_nan=True)
+        # the recording's clock starts at its first sample; the header keeps where that was
+        t0 = float(meta.get("stream_t0_s", 0.0))
+        assert arr[0, 0] == 0.0 and t0 == pytest.approx(s[0, 0], abs=1e-6)
+        s[:, 0] -= t0
+        assert np.allclose(arr[:, :9], s, atol=1e-6, equal_nan=True)
         assert np.array_equal(arr[:, 9:13].astype(np.int64), c)
     return arr

@@ -11,6 +11,15 @@ function stepplateCueTime(lastSampleT, lastArrivalMs, cueAtMs, outputLatencyS) {
   return lastSampleT + (cueAtMs - lastArrivalMs) / 1000 + (outputLatencyS > 0 ? outputLatencyS : 0);
 }
 window.stepplateCueTime = stepplateCueTime;
+// An event's line in the run page's list: its time from the start of the recording (t0, stream
+// time of the first sample after Start); one detected before Start has no trial time.
+function stepplateEventLabel(name, t, t0) {
+  var label = String(name).replace(/_/g, " ");
+  if (t == null) return label;
+  if (t0 == null || t < t0) return label + " (before start)";
+  return label + " @ " + Number(t - t0).toFixed(2) + " s";
+}
+window.stepplateEventLabel = stepplateEventLabel;
 
 (function () {
   "use strict";
@@ -35,8 +44,7 @@ window.stepplateCueTime = stepplateCueTime;
   // t: stream time of a detected event; shown from the start of the recording when recording
   function addEvent(name, t, cls) {
     var li = document.createElement("li");
-    if (t != null && state.streamT0 != null) t = t - state.streamT0;
-    li.textContent = name.replace(/_/g, " ") + (t != null ? " @ " + Number(t).toFixed(2) + " s" : "");
+    li.textContent = stepplateEventLabel(name, t, state.streamT0);
     if (cls) li.className = cls;
     li.dataset.event = name;
     $("events").prepend(li);
@@ -178,7 +186,7 @@ window.stepplateCueTime = stepplateCueTime;
       if (v == null) return;
       var tr = document.createElement("tr");
       tr.innerHTML = "<td></td><td class='num'></td>";
-      tr.children[0].textContent = d.display[k].label; tr.children[1].textContent = Math.abs(v) < 100 ? v.toPrecision(3) : v.toFixed(0);
+      tr.children[0].textContent = d.display[k].label; tr.children[1].textContent = d.display[k].count ? String(Math.round(v)) : (Math.abs(v) < 100 ? v.toPrecision(3) : v.toFixed(0));
       tbl.appendChild(tr);
     });
     body.appendChild(tbl);

@@ -79,6 +79,22 @@ def test_units_for_the_clinic():
     assert units.fmt("duration_s", float("nan")) == "–"
 
 
+def test_landing_units_are_right_and_each_measure_is_shown_once():
+    """A loading rate is per second, an impulse is times seconds; peak force in N and in BW are
+    the same "% BW" on screen, so only one is shown; counts are whole numbers."""
+    assert units.label("loading_rate_bw_s") == "Loading rate (%BW/s)"
+    assert units.label("loading_rate_n_s") == "Loading rate (%BW/s)"
+    assert units.to_display("loading_rate_n_s", 70 * G * 50, body_mass_kg=70) == pytest.approx(5000.0)
+    assert units.label("impulse_100ms_bw_s") == "Impulse 100ms (%BW·s)"
+    assert units.label("impulse_100ms_n_s") == "Impulse 100ms (%BW·s)"
+    keys = ["peak_force_n", "peak_force_bw", "loading_rate_n_s", "loading_rate_bw_s", "impulse_100ms_n_s",
+            "impulse_100ms_bw_s", "time_to_peak_s", "body_weight_n"]
+    assert units.shown(keys) == ["peak_force_bw", "loading_rate_bw_s", "impulse_100ms_bw_s", "time_to_peak_s",
+                                 "body_weight_n"]
+    assert units.fmt("touch_down_count", 1.0) == "1" and units.fmt("repetition_count", 5) == "5"
+    assert units.label("touch_down_count") == "Touch down count"
+
+
 def test_report_ellipse_of_a_known_path():
     """Measures come from rig.analysis.protocols.analysis (tests/dashboard/test_trials.py); the report's ellipse:"""
     s = circle_samples(n=801, radius_mm=5.0, turns=2.0)

@@ -295,7 +295,10 @@ def test_record_live_with_cues_keeps_the_recorded_ones(app, client, live, patien
         th.join()
     assert r.status_code == 201, r.get_json()
     quality, text, meta = _stored(app, tmp_path, r.get_json()["trial_id"])
-    assert cues_from_metadata(meta) == [100.5, 101.25]          # 99.5 s is before the first sample (100 s)
+    # 99.5 s is before the first sample (stream time 100 s, where the recording's clock starts)
+    assert float(meta["stream_t0_s"]) == 100.0 and cues_from_metadata(meta) == [0.5, 1.25]
+    t = [float(line.split(",")[0]) for line in text.splitlines() if line[:1].isdigit()]
+    assert t[0] == 0.0 and t[-1] == pytest.approx(2.0, abs=0.02)           # trial time, not stream time
     assert meta["cues_note"].startswith("1 of 3 metronome cues outside the recorded samples")
     assert meta["cues_note"] in quality["warnings"]
     assert quality["analysis"]["ok"] and quality["analysis"]["measures"]["cue_guided"]   # nobody moved: not performed

@@ -101,9 +101,15 @@ def shot(drv, name):
 
 
 def wait_for(cond, timeout=15.0, what="condition"):
+    """Poll ``cond`` until it is truthy. An element that went stale or is not there yet (the page
+    was navigating while the condition looked at it) counts as "not yet"."""
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        v = cond()
+        try:
+            v = cond()
+        except (StaleElementReferenceException, NoSuchElementException):
+            v = None
         if v:
             return v
         time.sleep(0.1)
@@ -203,6 +209,11 @@ def test_step_down_metronome_sends_its_cues(server, browser):
     # the alignment formula: latest t_s + (cue − arrival of that sample) + output latency
     assert d.execute_script("return window.stepplateCueTime(10, 1000, 1500, 0.03)") == pytest.approx(10.53)
     assert d.execute_script("return window.stepplateCueTime(10, 1000, 1500, undefined)") == pytest.approx(10.5)
+    # events are timed from the start of the recording; one before Start has no trial time
+    label = "return window.stepplateEventLabel(arguments[0], arguments[1], arguments[2])"
+    assert d.execute_script(label, "foot_lift", 233.5, 231.25) == "foot lift @ 2.25 s"
+    assert d.execute_script(label, "weight_settled", 230.84, 231.25) == "weight settled (before start)"
+    assert d.execute_script(label, "step_on", 229.0, None) == "step on (before start)"
     # 240 bpm: a cue every second, 8 count-in beats (settle_s 2 s), 2 + 2 × 1 + 1 s recorded
     assert d.find_element(By.ID, "run").get_attribute("data-duration") == "5.0"
     d.find_element(By.ID, "start").click()
@@ -214,4 +225,8 @@ def test_step_down_metronome_sends_its_cues(server, browser):
     url = d.execute_script("return window.stepplateRun.lastResult.url")
     text = d.execute_script("return fetch(arguments[0]).then(function (r) { return r.text(); })",
                             url + "/export.csv?kind=recording")
-    assert "# cues_s: " + ",".join(f"{c:.4f}" for c in cues) + "\n" in text
+    # stored on the recording's clock: stream time minus the trial's first sample (stream_t0_s)
+    t0 = float(next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("# stream_t0_s: ")))
+    stored = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("# cues_s: "))
+    assert [float(c) for c in stored.split(",")] == pytest.approx([c - t0 for c in cues], abs=2e-4)
+    assert 0 < float(stored.split(",")[0]) < 5
