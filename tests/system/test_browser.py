@@ -82,6 +82,7 @@ def browser(tmp_path):
                  "--disable-background-networking", "--disable-component-update", "--disable-sync",
                  "--no-first-run", f"--user-data-dir={tmp_path / 'chrome-profile'}", "--window-size=1280,800"):
         opts.add_argument(flag)
+    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})      # the console, checked by the walks
     downloads = tmp_path / "downloads"
     downloads.mkdir()
     opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
@@ -178,6 +179,8 @@ def test_clinician_day_in_a_real_browser(server, browser):
     shot(d, "06-patient-history")
     d.set_window_size(390, 844)                                 # phone, portrait
     shot(d, "07-patient-phone")
+    errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors                                   # no JavaScript error, no missing resource
 
 
 def test_step_down_metronome_sends_its_cues(server, browser):
