@@ -16,7 +16,7 @@ build: $(VENV)/.installed
 	$(PY) setup.py -q build_ext --inplace
 
 demo: build
-	$(VENV)/bin/rig demo
+	$(VENV)/bin/rig demo --with-history
 
 # Everything but the long soak runs, on every core (pytest-xdist; one file stays on one worker).
 test: build

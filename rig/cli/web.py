@@ -44,11 +44,18 @@ def make_web_app(config, socket_path, config_path=None, data_dir=None):
     return create_app(settings=settings)
 
 
-def _serve_web(config, socket_path, host, port, threads=None, config_path=None, data_dir=None) -> None:
+def _serve_web(config, socket_path, host, port, threads=None, config_path=None, data_dir=None,
+               with_history: bool = False) -> None:
     from waitress import serve as waitress_serve
 
     from dashboard.live import waitress_threads  # each live viewer holds a thread: viewers + 16 for pages
     app = make_web_app(config, socket_path, config_path, data_dir)
+    if with_history:
+        from dashboard.demo_history import DEMO_CODE, WEEKS, seed_history
+        t = time.monotonic()
+        seed_history(app, config=config)
+        click.echo(f"demo patient {DEMO_CODE}: {WEEKS} weeks of simulated sessions and a programme "
+                   f"({time.monotonic() - t:.0f} s)")
     threads = threads or waitress_threads(app)
     if config.web.https:  # TLS with cheroot, Secure cookies (dashboard/tls.py, docs/security.md)
         from dashboard import tls
@@ -91,8 +98,10 @@ def _safe_url(url: str) -> str:
 @click.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=int, default=5000, show_default=True)
+@click.option("--with-history", is_flag=True,
+              help="Add a simulated demo patient with six weekly sessions and a programme (trends, real change, PDF).")
 @click.pass_context
-def demo(ctx, host, port):
+def demo(ctx, host, port, with_history):
     """Run the whole product on a simulated plate: acquisition process + dashboard. Ctrl-C stops."""
     from rig.acquire.ipc import server_running
     config = load_config(ctx)
@@ -119,7 +128,8 @@ def demo(ctx, host, port):
             time.sleep(0.1)
         click.echo(f"StepPlate demo (simulated plate): open http://{host}:{port}  — Ctrl-C to stop\n"
                    f"demo data (database, recordings) in the temporary folder {data}, deleted when the demo stops")
-        _serve_web(config, sock, host, port, config_path=_config_path(ctx), data_dir=str(data))
+        _serve_web(config, sock, host, port, config_path=_config_path(ctx), data_dir=str(data),
+                   with_history=with_history)
     except KeyboardInterrupt:
         pass
     finally:

@@ -291,3 +291,43 @@ class FollowingPerson:
 
 
 __all__ += ["FollowingPerson"]
+
+
+def sample_performance(performance: Performance, person, config=None, *, rate_hz: float = 80.0, seed: int = 0,
+                       fz_noise_n: float = 0.02, min_fz_n: float = 20.0):
+    """SAMPLE_COLUMNS rows of ``person`` doing ``performance``, from Start for ``record_s``,
+    without emulating the chips: each sample is the mean of the truth over its conversion
+    period, the corner forces are the (ideal) plate's, plus the converters' noise (``fz_noise_n``:
+    90 nV at 80 SPS is about 0.01 N per cell). Quick enough to fill a
+    demo patient's weeks of history; `rig simulate` uses the whole chain instead."""
+    from rig.hw.flags import Flag
+    from rig.signal.plate import cop_from_forces
+    from rig.sim.plate import SimPlate
+    if config is None:
+        from rig.config import Config
+        config = Config()
+    plate = SimPlate.from_config(config)
+    rng = np.random.default_rng([int(seed), 0x5A3F])
+    dt = 1.0 / rate_hz
+    t_rec = np.arange(rng.uniform(0, dt) + dt, performance.record_s, dt)      # end of each conversion
+    fine = np.arange(0.0, 1.0, 0.1)                                         # 10 points per conversion
+    tt = performance.record_from_s + t_rec[:, None] - dt * fine[None, :]
+    fz, x, y = person.truth(tt.ravel())
+    fz, x, y = (v.reshape(tt.shape) for v in (fz, x, y))
+    f = fz.mean(axis=1)
+    mx, my = (fz * x).mean(axis=1), (fz * y).mean(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cx, cy = np.where(f > 0, mx / f, 0.0), np.where(f > 0, my / f, 0.0)
+    corners = plate.distribute(f, cx, cy) + rng.normal(0, fz_noise_n / 2, (len(f), 4))
+    g = config.geometry()
+    total, ml_m, ap_m = cop_from_forces(corners, g.cell_x_m, g.cell_y_m, min_fz_n=min_fz_n)
+    out = np.zeros((len(t_rec), 9))
+    out[:, 0] = t_rec
+    out[:, 1:5] = corners
+    out[:, 5] = total
+    out[:, 6], out[:, 7] = ml_m * 1000, ap_m * 1000
+    out[:, 8] = np.where(total < min_fz_n, int(Flag.UNLOADED), 0)
+    return out
+
+
+__all__ += ["sample_performance"]
