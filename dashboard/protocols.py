@@ -34,3 +34,17 @@ def available() -> list[ProtocolInfo]:
 
 def get(name: str) -> ProtocolInfo | None:
     return next((p for p in available() if p.name == name), None)
+
+
+def headline_for(protocol_id: str) -> tuple[str, ...]:
+    """The few measures a clinician reads first for this protocol (its kind's headline,
+    rig.analysis.protocols.kinds); empty for an unknown protocol."""
+    from rig.analysis.protocols.kinds import headline
+    info = get(protocol_id)
+    return headline(info.kind) if info is not None else ()
+
+
+def title_for(protocol_id: str) -> str:
+    """The protocol's name as the clinic reads it (its id only when it is not known here)."""
+    info = get(protocol_id)
+    return info.title if info is not None else protocol_id

@@ -57,9 +57,9 @@ def metronome_plan(info) -> dict | None:
 
 
 def record_seconds(info) -> float:
-    """How long the run page records one trial: the protocol's timeline (timing.record_s)."""
+    """How long the run page records one trial: the protocol's timeline (Protocol.record_s)."""
     proto = getattr(info, "_proto", None)
-    return timing.record_s(proto) if proto is not None else float(info.duration_s)
+    return proto.record_s if proto is not None else float(info.duration_s)
 
 
 def parse_cues(raw, lo: float | None = None, hi: float | None = None, span: float | None = None) -> list[float]:
@@ -157,7 +157,8 @@ def left_right(session: ClinicSession) -> list[dict]:
                          "si_pct": sym.get("si_pct"), "worse_side": sym.get("worse_side"),
                          "asymmetry_pct": sym.get("si_pct") or 0.0,    # (L − R) / mean, for the report's bars
                          "k_left": sides["left"]["k_trials"], "k_right": sides["right"]["k_trials"]})
-    rows.sort(key=lambda r: (measures.HEADLINE.index(r["key"]) if r["key"] in measures.HEADLINE else 99, r["key"]))
+    head = protocols.headline_for(session.protocol) or measures.HEADLINE
+    rows.sort(key=lambda r: (head.index(r["key"]) if r["key"] in head else 99, r["key"]))
     return rows
 
 
@@ -173,7 +174,7 @@ def session_detail(session_id: int):
         return redirect(url_for("trials.session_detail", session_id=s.id))
     return render_template("trials/session.html", s=s, patient=s.patient, form=form,
                            comparison=left_right(s), protocol=protocols.get(s.protocol),
-                           redo_form=EmptyForm(), headline=measures.HEADLINE)
+                           redo_form=EmptyForm(), headline=protocols.headline_for(s.protocol) or measures.HEADLINE)
 
 
 @bp.route("/sessions/<int:session_id>/run")
@@ -195,9 +196,10 @@ def run(session_id: int):
 def trial_detail(trial_id: int):
     t = get_or_404(Trial, trial_id)
     results = t.result_map()
-    order = units.shown([k for k in measures.HEADLINE if k in results] +
-                        sorted(k for k in results if k not in measures.HEADLINE))
-    return render_template("trials/trial.html", t=t, s=t.session, patient=t.session.patient,
+    head = [k for k in protocols.headline_for(t.protocol) if k in results]
+    order = units.shown(head + sorted(k for k in results if k not in head))
+    return render_template("trials/trial.html", t=t, s=t.session, patient=t.session.patient, head=head,
+                           protocol_title=protocols.title_for(t.protocol),
                            results=results, order=order, redo_form=EmptyForm(),
                            analysis=measures.analysis_summary(t.quality))
 
@@ -218,13 +220,14 @@ def redo(trial_id: int):
 
 def _trial_json(t: Trial) -> dict:
     shown = set(units.shown(t.result_map()))
+    head = [k for k in protocols.headline_for(t.protocol) if k in shown]
     return {"trial_id": t.id, "session_id": t.session_id, "protocol": t.protocol, "side": t.side,
             "status": t.status, "started_at": t.started_at.isoformat(), "duration_s": t.duration_s,
             "sample_rate_hz": t.sample_rate_hz, "n_samples": t.n_samples, "body_mass_kg": t.body_mass_kg,
             "recording_sha256": t.recording_sha256,
             "quality": {k: v for k, v in (t.quality or {}).items() if k != "analysis"},
             "analysis": measures.analysis_summary(t.quality),
-            "results": t.result_map(), "url": url_for("trials.trial_detail", trial_id=t.id),
+            "results": t.result_map(), "headline": head, "url": url_for("trials.trial_detail", trial_id=t.id),
             "display": {k: {"label": units.label(k), "value": units.to_display(k, v, t.body_mass_kg),
                             "count": units.is_count(k)}
                         for k, v in t.result_map().items() if k in shown}}

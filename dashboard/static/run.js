@@ -180,16 +180,27 @@ window.stepplateEventLabel = stepplateEventLabel;
     state.lastResult = d;
     var body = $("result-body");
     body.innerHTML = "";
-    var tbl = document.createElement("table"); tbl.className = "list"; tbl.id = "result-table";
-    Object.keys(d.display).forEach(function (k) {
-      var v = d.display[k].value;
-      if (v == null) return;
-      var tr = document.createElement("tr");
-      tr.innerHTML = "<td></td><td class='num'></td>";
-      tr.children[0].textContent = d.display[k].label; tr.children[1].textContent = d.display[k].count ? String(Math.round(v)) : (Math.abs(v) < 100 ? v.toPrecision(3) : v.toFixed(0));
-      tbl.appendChild(tr);
-    });
-    body.appendChild(tbl);
+    // the result card: the protocol's headline measures; every other measure one tap away
+    function table(id, keys) {
+      var tbl = document.createElement("table"); tbl.className = "list"; tbl.id = id;
+      keys.forEach(function (k) {
+        var m = d.display[k], v = m && m.value;
+        if (v == null) return;
+        var tr = document.createElement("tr");
+        tr.innerHTML = "<td></td><td class='num'></td>";
+        tr.children[0].textContent = m.label; tr.children[1].textContent = m.count ? String(Math.round(v)) : (Math.abs(v) < 100 ? v.toPrecision(3) : v.toFixed(0));
+        tbl.appendChild(tr);
+      });
+      return tbl;
+    }
+    var head = (d.headline || []).filter(function (k) { return d.display[k]; });
+    var rest = Object.keys(d.display).filter(function (k) { return head.indexOf(k) < 0; });
+    body.appendChild(table("result-table", head.length ? head : rest));
+    if (head.length && rest.length) {
+      var more = document.createElement("details"); more.id = "all-measures";
+      var sum = document.createElement("summary"); sum.textContent = "All measures (" + (head.length + rest.length) + ")";
+      more.appendChild(sum); more.appendChild(table("all-measures-table", head.concat(rest))); body.appendChild(more);
+    }
     var an = d.analysis || {}, ap = document.createElement("p");
     ap.id = "analysis-state";
     if (!an.ok) { ap.className = "warn"; ap.textContent = an.error || "analysis failed"; }

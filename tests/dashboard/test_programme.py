@@ -118,7 +118,7 @@ def test_share_link_is_read_only_and_scoped(app, client, patient):
     for secret in ("71.4", "ACL", "SECRET-NOTE", "Log out", "csrf", "<form", "<script"):
         assert secret not in page, secret                               # no other data, nothing to submit
     links = re.findall(r'(?:href|src|action)="([^"]*)"', page)
-    assert links == ["/static/programme/sheet.css"], links              # no way into the clinic pages
+    assert links == ["/static/favicon.svg", "/static/programme/sheet.css"], links   # no way into the clinic pages
     assert r.headers["Cache-Control"] == "no-store" and r.headers["Referrer-Policy"] == "no-referrer"
     assert "Set-Cookie" not in r.headers
     assert "Q-777" in anon.get(path_other).get_data(as_text=True)      # the other link shows the other one

@@ -342,3 +342,22 @@ def test_a_sample_that_is_not_a_number_is_a_400_and_nothing_is_stored(app, clien
     with app.app_context():
         assert get_db().query(Trial).count() == 0
 
+
+
+def test_a_trial_reads_as_a_result_card_with_everything_else_one_tap_away(client, session_id):
+    """The protocol's few headline measures first (its kind's, rig.analysis.protocols.kinds),
+    the rest behind "All measures"; the protocol by its name, not its id."""
+    import re
+    from rig.analysis.protocols.kinds import headline
+    r = post_trial(client, session_id, "left", sls_samples())
+    assert r.status_code == 201
+    d = r.get_json()
+    assert d["analysis"]["scored"]
+    assert d["headline"] == [k for k in headline("single_leg_stance") if k in d["results"]]
+    assert d["headline"][:2] == ["mean_velocity_mm_s", "mean_velocity_ml_mm_s"] and len(d["headline"]) >= 3
+    page = client.get(d["url"]).get_data(as_text=True)
+    card = re.search(r'<table class="list" id="headline">(.*?)</table>', page, re.S).group(1)
+    assert card.count("<tr>") == len(d["headline"]) and "Mean velocity (cm/s)" in card
+    assert '<details id="all-measures"' in page and "Sample entropy" in page.split('id="all-measures"')[1]
+    h1 = re.search(r"<h1>(.*?)</h1>", page, re.S).group(1)
+    assert "Single-leg stance" in h1 and "single_leg_stance" not in h1

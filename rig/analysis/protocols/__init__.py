@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from rig import strict_toml
-from rig.analysis.protocols import timing
+from rig.analysis.protocols import kinds, timing
 
 KINDS = ("single_leg_stance", "quiet_stance", "lateral_step_down", "step_down_landing", "single_leg_squat")
 SIDES = ("left", "right", "both")
@@ -103,8 +103,8 @@ class Protocol:
 
     @property
     def record_s(self) -> float:
-        """Seconds recorded from Start for one trial (rig.analysis.protocols.timing.record_s)."""
-        return timing.record_s(self)
+        """Seconds recorded from Start for one trial (its kind's, rig.analysis.protocols.kinds)."""
+        return kinds.record_s(self)
 
     def metronome(self) -> dict | None:
         """A lateral step-down's metronome plan (timing.metronome_plan); None for other kinds."""

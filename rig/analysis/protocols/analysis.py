@@ -19,8 +19,8 @@ from pathlib import Path
 import numpy as np
 
 from rig.analysis.events import Event, detect, sample_interval_s
+from rig.analysis.protocols.kinds import KINDS
 from rig.analysis.protocols.timing import STEPDOWN_BEATS_PER_CUE, cue_period_s  # noqa: F401 - part of this API
-from rig.hw.flags import Flag
 
 RESULT_KEY = "trial_result"
 CUES_KEY = "cues_s"            #: recording metadata: the metronome's cue times (s, sample clock)
@@ -96,25 +96,6 @@ def _clean(x):
     return x
 
 
-def _sway(t, ml_mm, ap_mm, t0, t1) -> dict:
-    """The sway suite (rig.analysis.metrics) on [t0, t1], ML measures first."""
-    m = (t >= t0) & (t <= t1) & np.isfinite(ml_mm) & np.isfinite(ap_mm)
-    if m.sum() < 20:
-        return {}
-    from rig.analysis.metrics import compute_all
-    res = compute_all(t[m], ml_mm[m] / 1000.0, ap_mm[m] / 1000.0)
-    flat = res.get("metrics", res)
-    flat = {k: v for k, v in flat.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
-    ml = {k: v for k, v in flat.items() if "_ml" in k}
-    return {**ml, **{k: v for k, v in flat.items() if k not in ml}}
-
-
-def _data_quality(t, flags, t0, t1) -> bool:
-    bad = int(Flag.INVALID) | int(Flag.SATURATED) | int(Flag.FAULT)
-    m = (t >= t0) & (t <= t1)
-    return bool(np.any(flags[m] & bad))
-
-
 def cues_from_metadata(meta: dict) -> list[float] | None:
     """The cue times of a recording's ``# cues_s: …`` metadata line (JSON list or numbers
     separated by commas/spaces); None when the recording has none."""
@@ -148,142 +129,8 @@ def analyse_trial(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags=None, *, side
                 cues=list(cues) if use_cues else None, cue_period_s=cue_period_s(protocol) if use_cues else None)
     res = TrialResult(protocol.id, protocol.kind, side, round(fs, 3), events=ev, condition=condition,
                       trial=trial, practice=practice)
-    fn = {"single_leg_stance": _single_leg, "quiet_stance": _quiet, "lateral_step_down": _stepdown,
-          "step_down_landing": _landing, "single_leg_squat": _squat}[protocol.kind]
-    if protocol.kind == "step_down_landing":
-        _landing(protocol, res, ev, t, fz, ml, ap, fl, side, body_weight_n)
-    else:
-        fn(protocol, res, ev, t, fz, ml, ap, fl, side)
+    KINDS[protocol.kind].score(protocol, res, ev, t, fz, ml, ap, fl, side, body_weight_n)
     res.measures = _clean(res.measures)
     return res
 
 
-def _names(ev, name, t0=-math.inf, t1=math.inf):
-    return [e for e in ev if e.name == name and t0 <= e.t_s <= t1]
-
-
-def _single_leg(p, res, ev, t, fz, ml, ap, fl, side):
-    lifts = _names(ev, "foot_lift")
-    if not lifts:
-        res.faults.append("no_foot_lift")
-        return
-    lift = lifts[0]
-    if not _names(ev, "weight_settled", t1=lift.t_s):
-        res.faults.append("bad_quiet_phase")
-    if side is not None and lift.details.get("stance_side") != side:
-        res.faults.append("wrong_side")
-    t0 = lift.t_s + p.params["scored_window_start_s"]
-    t1 = lift.t_s + p.duration_s
-    res.scored_window_s = [t0, t1]
-    touches = _names(ev, "touch_down", lift.t_s, t1) + _names(ev, "hop", lift.t_s, t1)
-    touches.sort(key=lambda e: e.t_s)
-    offs = _names(ev, "step_off", lift.t_s, t1)
-    m = res.measures
-    m["stance_side"] = lift.details.get("stance_side")
-    m["foot_lift_t_s"] = lift.t_s
-    m["touch_down_count"] = len(touches)
-    first_td = touches[0].t_s if touches else None
-    m["time_to_first_touch_down_s"] = (first_td - lift.t_s) if first_td is not None else p.duration_s
-    m["touch_down_censored"] = first_td is None
-    if touches:
-        res.faults.append("balance_lost")
-    if offs:
-        res.faults.append("stepped_off_early")
-    if t[-1] < t1 - 0.05 and not offs:
-        res.faults.append("stepped_off_early")
-    end = min(t1, first_td if first_td is not None else t1)
-    m["sway_window_s"] = [t0, end]
-    if end - t0 >= 5.0:
-        m.update(_sway(t, ml, ap, t0, end))
-    if _data_quality(t, fl, t0, t1):
-        res.faults.append("data_quality")
-
-
-def _quiet(p, res, ev, t, fz, ml, ap, fl, side):
-    ws = _names(ev, "weight_settled")
-    if not ws:
-        res.faults.append("bad_quiet_phase")
-        return
-    t0 = ws[0].t_s + p.params["settle_s"]
-    t1 = t0 + p.duration_s
-    res.scored_window_s = [t0, t1]
-    if _names(ev, "step_off", t1=t1) or t[-1] < t1 - 0.05:
-        res.faults.append("stepped_off_early")
-    res.measures.update(_sway(t, ml, ap, t0, min(t1, t[-1])))
-    if _data_quality(t, fl, t0, t1):
-        res.faults.append("data_quality")
-
-
-def _squat(p, res, ev, t, fz, ml, ap, fl, side):
-    """Single-leg squat: rig.analysis.squat's drift-corrected repetitions and measures (same keys as
-    the step-down's), with touch-downs of the free foot from the stance events."""
-    from rig.analysis.squat import squat_measures
-    ws = _names(ev, "weight_settled")
-    lifts = _names(ev, "foot_lift")
-    t0 = lifts[0].t_s if lifts else (ws[0].t_s if ws else float(t[0]))
-    bw = ws[0].details["body_weight_n"] if ws else float(np.nanmedian(fz[t >= t0]))
-    stance = side if side in ("left", "right") else (
-        lifts[0].details.get("stance_side") if lifts else ("left" if np.nanmedian(ml) < 0 else "right"))
-    seg = t >= t0
-    res.measures.update(squat_measures(t[seg], fz[seg], ml[seg], ap[seg], stance, body_weight_n=bw))
-    res.measures["body_weight_n"] = bw
-    res.scored_window_s = [t0, float(t[-1])]
-    if not ws:
-        res.faults.append("bad_quiet_phase")
-    if _names(ev, "touch_down", t0) or _names(ev, "hop", t0):
-        res.faults.append("balance_lost")
-    if _data_quality(t, fl, t0, float(t[-1])):
-        res.faults.append("data_quality")
-
-
-def _stepdown(p, res, ev, t, fz, ml, ap, fl, side):
-    from rig.analysis.stepdown import stepdown_measures
-    ws = _names(ev, "weight_settled")
-    if not ws:
-        res.faults.append("bad_quiet_phase")
-        return
-    bw = ws[0].details["body_weight_n"]
-    stance = side
-    if stance not in ("left", "right"):
-        med = float(np.nanmedian(ml[t >= ws[0].t_s]))
-        stance = "left" if med < 0 else "right"
-    m = stepdown_measures(t, fz, ml, ap, bw, ev, stance)
-    res.measures.update(m)
-    res.measures["not_performed_count"] = len(_names(ev, "stepdown_not_performed"))
-    res.measures["uncued_movement_count"] = len(_names(ev, "stepdown_uncued_movement"))
-    res.measures["cue_guided"] = any(e.details.get("via") == "cue" for e in _names(ev, "stepdown_lowest")) \
-        or res.measures["not_performed_count"] > 0
-    res.measures["body_weight_n"] = bw
-    res.scored_window_s = [ws[0].t_s, float(t[-1])]
-    if m["repetition_count"] < p.params["repetitions"]:
-        res.faults.append("incomplete_repetitions")
-    if _names(ev, "hop"):
-        res.faults.append("balance_lost")
-    if _names(ev, "step_off") and m["repetition_count"] < p.params["repetitions"]:
-        res.faults.append("stepped_off_early")
-    if _data_quality(t, fl, ws[0].t_s, t[-1]):
-        res.faults.append("data_quality")
-
-
-def _landing(p, res, ev, t, fz, ml, ap, fl, side, body_weight_n=None):
-    from rig.analysis.landing import landing_metrics
-    contacts = _names(ev, "landing_contact")
-    bw = body_weight_n or next((e.details["body_weight_n"] for e in ev if e.name == "weight_settled"), None)
-    if bw is None:
-        res.faults.append("bad_quiet_phase")       # never weighed: no landing can be scored
-        return
-    if not contacts:
-        res.faults.append("no_contact")
-        return
-    c = contacts[0]
-    hold = p.params["hold_s"]
-    res.scored_window_s = [c.t_s, c.t_s + hold]
-    res.measures.update(landing_metrics(t, fz, bw, c.t_s, cop_ml_mm=ml, cop_ap_mm=ap,
-                                        tts_window_s=p.params["tts_window_s"],
-                                        sway_window_s=tuple(p.params["sway_window_s"]),
-                                        box_height_cm=p.params["box_height_cm"]))
-    res.measures["contact_confidence"] = c.confidence
-    if _names(ev, "step_off", c.t_s, c.t_s + hold) or t[-1] < c.t_s + hold - 0.05:
-        res.faults.append("stepped_off_early")
-    if _data_quality(t, fl, c.t_s, c.t_s + hold):
-        res.faults.append("data_quality")

@@ -1,6 +1,7 @@
 """A trial's timeline, owned by the protocol: how long it is recorded from Start (after the
-countdown) and, for a lateral step-down, when the metronome cues each repetition. The run
-page, ``rig simulate`` and the virtual person read it from here, so they agree.
+countdown; each kind's ``record_s``, rig.analysis.protocols.kinds) and, for a lateral step-down,
+when the metronome cues each repetition. The run page, ``rig simulate`` and the virtual person
+read it from here, so they agree.
 
 The patient is in the starting position when Start is pressed: standing still on the plate
 (single-leg stance, quiet stance, the landing's weighing) or on the stance leg (step-down,
@@ -14,9 +15,6 @@ import math
 STEPDOWN_BEATS_PER_CUE = 4
 MAX_RECORD_S = 120.0          #: the longest live recording (the record API's maximum)
 CUE_MARGIN_S = 1.0            #: recorded after the last repetition's cue window
-SPARE_S = 1.0                 #: recorded after the task's end
-WEIGH_S = 3.0                 #: landing: standing on the plate to be weighed
-TO_BOX_S = 4.0                #: landing: stepping off the plate and up onto the box
 
 
 def cue_period_s(protocol) -> float | None:
@@ -44,24 +42,4 @@ def metronome_plan(protocol) -> dict | None:
             "lead_beats": lead_beats, "lead_s": lead, "seconds": round(seconds, 3)}
 
 
-def record_s(protocol) -> float:
-    """Seconds recorded from Start for one trial of ``protocol``."""
-    p, kind, dur = protocol.params, protocol.kind, float(protocol.duration_s)
-    settle = float(p.get("settle_s", 2.0))
-    if kind == "lateral_step_down":
-        return metronome_plan(protocol)["seconds"]
-    if kind == "single_leg_stance":        # still, then the lift (within lift_within_s), then the hold
-        need = settle + float(p.get("lift_within_s", 5.0)) + dur + SPARE_S
-    elif kind == "quiet_stance":           # the weight settles, settle_s more, then the trial
-        need = 1.0 + settle + dur + SPARE_S
-    elif kind == "single_leg_squat":       # still on one leg, then the repetitions at the cadence
-        reps = int(p.get("repetitions", 5))
-        need = settle + reps * 2 * 60.0 / float(p.get("cadence_bpm", 40.0)) + 2 * SPARE_S
-    elif kind == "step_down_landing":      # weighed, onto the box, the landing, the hold
-        need = WEIGH_S + TO_BOX_S + float(p.get("hold_s", 20.0)) + SPARE_S
-    else:
-        need = dur
-    return round(min(MAX_RECORD_S, max(dur, need)), 3)
-
-
-__all__ = ["STEPDOWN_BEATS_PER_CUE", "MAX_RECORD_S", "CUE_MARGIN_S", "cue_period_s", "metronome_plan", "record_s"]
+__all__ = ["STEPDOWN_BEATS_PER_CUE", "MAX_RECORD_S", "CUE_MARGIN_S", "cue_period_s", "metronome_plan"]
