@@ -8,7 +8,12 @@ Formulas (docs/protocols.md):
   index: 0 = symmetric, sign says which side is larger).
 - worse_side: from the measure's direction (DIRECTIONS: +1 larger is worse, −1 larger is
   better, 0 or missing: no "worse", only the difference), and worse_by_pct =
-  100 · |x_worse − x_better| / |x_better|.
+  100 · |x_worse − x_better| / |x_better|; a side is called worse only from WORSE_MIN_PCT
+  (10 %: the 90 % limb symmetry criterion common in return-to-sport testing) on, below that
+  the sides count as alike.
+- Positions, angles and event times (a mean COP of −9.5 mm under the left foot and +9.6 mm
+  under the right, a foot-lift time) are not amounts of anything: they get no index
+  (:func:`comparable`), where an LSI of −99 % would be nonsense.
 """
 from __future__ import annotations
 
@@ -28,6 +33,17 @@ DIRECTIONS = {
     "tts_seq_avg_s": 1, "tts_bw5_s": 1, "tts_cop_seq_avg_s": 1, "time_to_peak_s": -1,
     "post_sway_sd_ml_mm": 1, "post_sway_mean_velocity_mm_s": 1, "post_sway_mean_velocity_ml_mm_s": 1,
 }
+
+#: Below this difference (% of the better side) neither side is called worse.
+WORSE_MIN_PCT = 10.0
+#: Key endings of measures that are positions, directions or times of events: no index.
+NOT_AMOUNTS = ("mean_ml_mm", "mean_ap_mm", "_deg", "_t_s")
+
+
+def comparable(measure: str) -> bool:
+    """Whether a left/right index means anything for ``measure`` (an amount, not a position)."""
+    return not measure.endswith(NOT_AMOUNTS)
+
 
 #: Measures that describe frontal-plane (medio-lateral) control, in the order the summary uses.
 FRONTAL = [("single_leg_stance", "mean_velocity_ml_mm_s", "stance ML sway velocity"),
@@ -53,9 +69,10 @@ def limb_symmetry(left, right, *, measure=None, involved=None, higher_is_worse=N
         worse = "left" if (left > right) == (d > 0) else "right"
         better_v = right if worse == "left" else left
         worse_v = left if worse == "left" else right
-        out["worse_side"] = worse
         if better_v != 0:
             out["worse_by_pct"] = 100.0 * abs(worse_v - better_v) / abs(better_v)
+        if out["worse_by_pct"] is None or out["worse_by_pct"] >= WORSE_MIN_PCT:
+            out["worse_side"] = worse
     return out
 
 
@@ -70,7 +87,7 @@ def symmetry_table(left: dict, right: dict, involved=None, measures=None) -> dic
     out = {}
     for k in keys:
         a, b = left[k], right[k]
-        if _number(a) and _number(b):
+        if _number(a) and _number(b) and comparable(k):
             out[k] = limb_symmetry(float(a), float(b), measure=k, involved=involved)
     return out
 

@@ -46,3 +46,18 @@ def test_symmetry_table_takes_a_measure_list_in_its_order_and_numpy_numbers():
     assert list(symmetry_table(left, right)) == ["a_mm", "b_mm", "n"]          # all numeric, sorted
     t = symmetry_table(left, right, measures=["n", "b_mm", "missing", "text"])
     assert list(t) == ["n", "b_mm"] and t["n"]["lsi_pct"] == 50.0 and t["b_mm"]["si_pct"] == pytest.approx(200 / 3)
+
+
+def test_positions_get_no_index_and_a_small_difference_names_no_worse_side():
+    """A mean COP under the left foot (−9.5 mm) and under the right (+9.6 mm) is a position, not
+    an amount: no LSI (it was −99 %). An 8 % difference is within the 90 % symmetry criterion:
+    no side is called worse; at 25 % one is."""
+    from rig.analysis.symmetry import WORSE_MIN_PCT, comparable, limb_symmetry, symmetry_table
+    t = symmetry_table({"mean_ml_mm": -9.52, "foot_lift_t_s": 3.1, "ellipse95_angle_deg": 80.0, "sd_ml_mm": 6.0},
+                       {"mean_ml_mm": 9.57, "foot_lift_t_s": 2.9, "ellipse95_angle_deg": -70.0, "sd_ml_mm": 6.0})
+    assert list(t) == ["sd_ml_mm"] and not comparable("post_sway_mean_ml_mm")
+    assert WORSE_MIN_PCT == 10.0
+    small = limb_symmetry(10.8, 10.0, measure="mean_velocity_mm_s")
+    assert small["worse_by_pct"] == pytest.approx(8.0) and small["worse_side"] is None
+    big = limb_symmetry(12.5, 10.0, measure="mean_velocity_mm_s")
+    assert big["worse_by_pct"] == pytest.approx(25.0) and big["worse_side"] == "left"
