@@ -43,7 +43,7 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
         existing = db.query(Patient).filter_by(code=DEMO_CODE).first()
         if existing is not None:
             return existing.id
-        p = Patient(code=DEMO_CODE, body_mass_kg=MASS_KG, dominant_leg="right", notes=DEMO_NOTE)
+        p = Patient(code=DEMO_CODE, body_mass_kg=MASS_KG, dominant_leg="right", involved_side="left", notes=DEMO_NOTE)
         db.add(p)
         db.commit()
         store = TrialStore(db, app.config["STEPPLATE_DATA_DIR"], rig_id(app))
@@ -54,7 +54,7 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
             for k, pid in enumerate(PROTOCOLS):
                 proto = protocol_info(pid)._proto
                 s = ClinicSession(patient=p, protocol=pid, started_at=day + timedelta(minutes=10 * k),
-                                  notes=f"simulated week {w + 1}")
+                                  involved_side=p.involved_side, notes=f"simulated week {w + 1}")
                 db.add(s)
                 db.commit()
                 for j, side in enumerate(("left", "right")):

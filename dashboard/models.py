@@ -78,6 +78,8 @@ class Patient(Base):
     code: Mapped[str] = mapped_column(String(40), unique=True)
     body_mass_kg: Mapped[float] = mapped_column(Float)
     dominant_leg: Mapped[str] = mapped_column(String(8), default="unknown")
+    #: the injured or weaker side ("left", "right" or "none"): the LSI's numerator
+    involved_side: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -96,6 +98,8 @@ class ClinicSession(Base):
     patient_id: Mapped[int] = mapped_column(ForeignKey("patients.id", ondelete="CASCADE"))
     clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id", ondelete="SET NULL"), nullable=True)
     protocol: Mapped[str] = mapped_column(String(40))
+    #: the patient's involved side when the session was opened (it may change between sessions)
+    involved_side: Mapped[str | None] = mapped_column(String(8), nullable=True)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     notes: Mapped[str] = mapped_column(Text, default="")
 

@@ -28,6 +28,9 @@ class PatientForm(FlaskForm):
         Regexp(r"^[A-Za-z0-9._-]+$", message="letters, digits, '.', '_' and '-' only (no names)")])
     body_mass_kg = FloatField("Body mass (kg)", validators=[DataRequired(), NumberRange(min=10, max=400)])
     dominant_leg = SelectField("Dominant leg", choices=[("right", "Right"), ("left", "Left"), ("unknown", "Unknown")])
+    involved_side = SelectField("Involved side (injured or weaker)",
+                                choices=[("none", "None / not known"), ("left", "Left"), ("right", "Right")],
+                                default="none")
     notes = TextAreaField("Notes", validators=[Length(max=5000)])
 
 
@@ -66,7 +69,7 @@ def create():
             form.code.errors.append("this ID is already used")
         else:
             p = Patient(code=code, body_mass_kg=form.body_mass_kg.data, dominant_leg=form.dominant_leg.data,
-                        notes=form.notes.data or "")
+                        involved_side=form.involved_side.data, notes=form.notes.data or "")
             db.add(p)
             db.commit()
             flash(f"Patient {p.code} created.", "success")
@@ -114,7 +117,8 @@ def new_session(patient_id: int):
     form = NewSessionForm()
     if not form.validate_on_submit():
         abort(400)
-    s = ClinicSession(patient_id=p.id, clinician_id=current_user.id, protocol=form.protocol.data)
+    s = ClinicSession(patient_id=p.id, clinician_id=current_user.id, protocol=form.protocol.data,
+                      involved_side=p.involved_side if p.involved_side in ("left", "right") else None)
     db.add(s)
     db.commit()
     return redirect(url_for("trials.run", session_id=s.id))

@@ -4,7 +4,7 @@ When the live source is the simulator (its ``hello`` says ``backend: sim``), rec
 first sends the acquisition a ``perform`` command (rig.acquire.perform): this session's
 protocol, the side, the run page's metronome cues, and a person that is stable for each
 patient: the patient's body mass, a seed from the patient and the trial, and a hip drop on
-the non-dominant side (the side a hip-strengthening block works on) that eases week by week
+the involved side (else the non-dominant one: the side a hip-strengthening block works on) that eases week by week
 since the patient's first session. Faults happen at ``SIM_FAULT_RATE`` (default 0.1), so a
 demo also shows "not scored" and the redo prompt. On a real plate nothing is sent.
 """
@@ -27,7 +27,8 @@ OTHER_SIDE_HIP_DROP = 0.05
 
 def hip_drop(patient, session, side: str | None) -> float:
     """The simulated hip drop of ``patient`` on ``side`` at ``session``."""
-    weak = "left" if patient.dominant_leg == "right" else "right"
+    weak = patient.involved_side if patient.involved_side in ("left", "right") else (
+        "left" if patient.dominant_leg == "right" else "right")
     if side != weak:
         return OTHER_SIDE_HIP_DROP
     starts = [s.started_at for s in patient.sessions if s.started_at is not None]

@@ -145,7 +145,8 @@ def left_right(session: ClinicSession) -> list[dict]:
     from rig.analysis.protocols.session import summarise_session
     results = [tr.quality["analysis"] for tr in session.trials
                if tr.status == "ok" and measures.analysis_summary(tr.quality)["ok"]]
-    summary = summarise_session(results)
+    involved = session.involved_side if session.involved_side in ("left", "right") else None
+    summary = summarise_session(results, involved=involved)
     rows = []
     for group in summary["protocols"].values():
         sides = group["sides"]

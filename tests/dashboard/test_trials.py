@@ -361,3 +361,28 @@ def test_a_trial_reads_as_a_result_card_with_everything_else_one_tap_away(client
     assert '<details id="all-measures"' in page and "Sample entropy" in page.split('id="all-measures"')[1]
     h1 = re.search(r"<h1>(.*?)</h1>", page, re.S).group(1)
     assert "Single-leg stance" in h1 and "single_leg_stance" not in h1
+
+
+def test_the_lsi_is_referenced_to_the_involved_side_the_session_recorded(app, client):
+    """The patient's involved side is recorded (form, patient page) and copied into each session;
+    the session's LSI is involved ÷ uninvolved, and positions get no index."""
+    import re
+    r = client.post("/patients/new", data={"code": "INV-1", "body_mass_kg": "70", "dominant_leg": "left",
+                                           "involved_side": "right", "notes": ""})
+    pid = int(r.headers["Location"].rstrip("/").split("/")[-1])
+    assert "involved side: right" in client.get(f"/patients/{pid}").get_data(as_text=True)
+    sid = new_session(client, pid, "single_leg_stance")
+    left = post_trial(client, sid, "left", sls_samples(3, stance="left", sway_ml_mm=3.0)).get_json()
+    right = post_trial(client, sid, "right", sls_samples(4, stance="right", sway_ml_mm=6.0)).get_json()
+    lv, rv = left["results"]["sd_ml_mm"], right["results"]["sd_ml_mm"]          # ML sway SD about 3 vs 6 mm
+    with app.app_context():
+        from dashboard.trials import left_right
+        s = get_db().get(Trial, left["trial_id"]).session
+        assert s.involved_side == "right"
+        rows = {r["key"]: r for r in left_right(s)}
+    assert rows["sd_ml_mm"]["lsi_pct"] == pytest.approx(100 * rv / lv) and rv > 1.5 * lv   # involved right ÷ left
+    assert rows["sd_ml_mm"]["worse_side"] == "right"
+    assert "mean_ml_mm" not in rows and "foot_lift_t_s" not in rows                        # positions, times
+    page = client.get(f"/sessions/{sid}").get_data(as_text=True)
+    assert "involved right ÷ uninvolved" in page
+    assert re.search(r"Mean ml \(cm\)", page.split('id="left-right-table"')[1].split("</table>")[0]) is None

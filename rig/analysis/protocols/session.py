@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 
 from rig.analysis.change import Z95, label_change, larger_mdc95, pooled_typical_error
-from rig.analysis.symmetry import DIRECTIONS, frontal_plane_summary, limb_symmetry
+from rig.analysis.symmetry import DIRECTIONS, comparable, frontal_plane_summary, limb_symmetry
 
 #: Numeric entries of TrialResult.measures that are bookkeeping, not outcome measures.
 NOT_MEASURES = frozenset({"foot_lift_t_s", "body_weight_n", "sample_rate_hz", "box_height_cm",
@@ -64,10 +64,11 @@ def measure_stats(values) -> dict:
             "sem": sd / math.sqrt(k) if sd is not None else None}
 
 
-def summarise_session(trial_results) -> dict:
+def summarise_session(trial_results, involved: str | None = None) -> dict:
     """Per protocol (and condition), per side: measure statistics, LSI and the frontal line.
 
-    ``trial_results``: TrialResult objects or their dicts (TrialResult.to_dict()).
+    ``trial_results``: TrialResult objects or their dicts (TrialResult.to_dict());
+    ``involved``: the patient's involved side ("left"/"right"), the LSI's numerator.
     Returns ``{"protocols": {group: {"kind", "condition", "sides": {side: {"k_trials",
     "measures": {name: stats}}}, "lsi": {name: ...}}}, "frontal_plane": str,
     "excluded_trials": n}``.
@@ -94,8 +95,9 @@ def summarise_session(trial_results) -> dict:
                            "measures": {k: measure_stats([m.get(k) for m in trials]) for k in keys}}
         lsi = {}
         for k in sorted(set(sides["left"]["measures"]) & set(sides["right"]["measures"])):
-            lsi[k] = limb_symmetry(sides["left"]["measures"][k]["mean"], sides["right"]["measures"][k]["mean"],
-                                   measure=k)
+            if comparable(k):            # amounts only: a position or an event time has no index
+                lsi[k] = limb_symmetry(sides["left"]["measures"][k]["mean"], sides["right"]["measures"][k]["mean"],
+                                       measure=k, involved=involved)
         out["protocols"][name] = {"protocol": g["protocol"], "kind": g["kind"], "condition": g["condition"],
                                   "sides": sides, "lsi": lsi}
         means = {s: {k: v["mean"] for k, v in sides[s]["measures"].items()} for s in SIDES}
