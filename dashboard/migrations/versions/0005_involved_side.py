@@ -15,14 +15,12 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('patients', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('involved_side', sa.String(length=8), server_default='none', nullable=False))
-    with op.batch_alter_table('sessions', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('involved_side', sa.String(length=8), nullable=True))
+    # plain ALTER TABLE (SQLite >= 3.35 and PostgreSQL both have ADD/DROP COLUMN): a batch
+    # copy-and-rename of ``sessions`` on SQLite would cascade-delete every trial
+    op.add_column('patients', sa.Column('involved_side', sa.String(length=8), server_default='none', nullable=False))
+    op.add_column('sessions', sa.Column('involved_side', sa.String(length=8), nullable=True))
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('sessions', schema=None) as batch_op:
-        batch_op.drop_column('involved_side')
-    with op.batch_alter_table('patients', schema=None) as batch_op:
-        batch_op.drop_column('involved_side')
+    op.drop_column('sessions', 'involved_side')
+    op.drop_column('patients', 'involved_side')
