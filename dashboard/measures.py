@@ -52,7 +52,11 @@ def columns_index(columns) -> dict[str, int]:
     return {c: i for i, c in enumerate(columns)}
 
 
-def quality(samples: np.ndarray, columns=SAMPLE_COLUMNS) -> dict:
+#: Protocol kinds in which an empty plate is part of the test (the patient climbs onto a box).
+EMPTY_PLATE_EXPECTED = ("step_down_landing",)
+
+
+def quality(samples: np.ndarray, columns=SAMPLE_COLUMNS, kind: str | None = None) -> dict:
     """Flag counts and human warnings for the trial page ("quality flags")."""
     ix = columns_index(columns)
     flags = samples[:, ix["flags"]].astype(np.int64) if len(samples) else np.zeros(0, np.int64)
@@ -66,7 +70,7 @@ def quality(samples: np.ndarray, columns=SAMPLE_COLUMNS) -> dict:
             warnings.append("a load cell stopped answering or sent bad frames during the trial")
         if counts["saturated"]:
             warnings.append("a load cell was overloaded (saturated)")
-        if counts["unloaded"] / n > 0.05:
+        if counts["unloaded"] / n > 0.05 and kind not in EMPTY_PLATE_EXPECTED:
             warnings.append(f"{100 * counts['unloaded'] / n:.0f}% of samples with nobody on the plate")
         if counts["gap"]:
             warnings.append(f"{counts['gap']} gaps in the sample stream")
@@ -128,7 +132,9 @@ def evaluate(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     ``quality["analysis"]``; a failed analysis is also a quality warning (shown everywhere
     warnings are) and makes ``quality["ok"]`` false. ``meta``: the recording's metadata
     (its metronome cues; a ``cues_note`` about dropped cues is shown as a warning)."""
-    q = quality(samples, columns)
+    from dashboard import protocols
+    info = protocols.get(protocol_id)
+    q = quality(samples, columns, kind=info.kind if info is not None else None)
     if meta and meta.get("cues_note"):
         q["warnings"].append(str(meta["cues_note"]))
     results, analysis = analyse(samples, columns, protocol_id, side, body_mass_kg, meta)

@@ -58,10 +58,32 @@ def split_key(key: str) -> tuple[str, str]:
     return key, ""
 
 
+#: What a clinician calls the headline measures (rig.analysis.protocols.kinds); other keys are
+#: spelled out from their names.
+NAMES = {
+    "mean_velocity_mm_s": "Sway velocity",
+    "mean_velocity_ml_mm_s": "Side-to-side sway velocity",
+    "ellipse95_area_mm2": "Sway area (95 % ellipse)",
+    "rms_ml_mm": "Side-to-side sway (RMS)",
+    "rms_ap_mm": "Front-to-back sway (RMS)",
+    "sd_ml_mm": "Side-to-side sway (SD)",
+    "touch_down_count": "Touch-downs",
+    "time_to_first_touch_down_s": "Time to first touch-down",
+    "repetition_count": "Repetitions",
+    "mean_ml_medial_mm": "Knee-in COP shift (medial)",
+    "mean_cop_velocity_lowering_mm_s": "COP velocity while lowering",
+    "mean_fz_smoothness_rms_bw_s": "Force jerkiness",
+    "peak_force_bw": "Peak landing force",
+    "loading_rate_bw_s": "Loading rate",
+    "tts_seq_avg_s": "Time to stabilise",
+    "post_sway_mean_velocity_mm_s": "Sway after landing",
+}
+
+
 def label(key: str) -> str:
     base = split_key(key)[0]
     unit = _unit_of(key)[1]
-    name = base.replace("_", " ").strip().capitalize()
+    name = NAMES.get(key) or base.replace("_", " ").strip().capitalize()
     return f"{name} ({unit})" if unit else name
 
 

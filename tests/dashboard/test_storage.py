@@ -75,7 +75,7 @@ def test_units_for_the_clinic():
     assert units.to_display("path_length_mm", 300.0) == pytest.approx(30.0)
     assert units.to_display("peak_fz_n", 2 * 70 * G, body_mass_kg=70) == pytest.approx(200.0)
     assert units.to_display("peak_fz_n", 700.0) is None                   # no body mass: no %BW
-    assert units.label("rms_ml_mm") == "Rms ml (cm)"
+    assert units.label("rms_ml_mm") == "Side-to-side sway (RMS) (cm)" and units.label("range_ml_mm") == "Range ml (cm)"
     assert units.fmt("duration_s", float("nan")) == "–"
 
 
@@ -92,7 +92,7 @@ def test_landing_units_are_right_and_each_measure_is_shown_once():
     assert units.shown(keys) == ["peak_force_bw", "loading_rate_bw_s", "impulse_100ms_bw_s", "time_to_peak_s",
                                  "body_weight_n"]
     assert units.fmt("touch_down_count", 1.0) == "1" and units.fmt("repetition_count", 5) == "5"
-    assert units.label("touch_down_count") == "Touch down count"
+    assert units.label("touch_down_count") == "Touch-downs" and units.label("hop_count") == "Hop count"
 
 
 def test_report_ellipse_of_a_known_path():

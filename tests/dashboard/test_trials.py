@@ -47,7 +47,7 @@ def test_stored_trial_carries_the_protocol_analysis_of_its_recording(app, client
     assert "stance_side" not in d["results"]                                 # strings stay in the analysis
     assert d["display"]["mean_velocity_mm_s"]["value"] == pytest.approx(want.measures["mean_velocity_mm_s"] / 10)
     page = client.get(d["url"]).get_data(as_text=True)
-    assert "Scored" in page and "foot lift @" in page and "Mean velocity (cm/s)" in page
+    assert "Scored" in page and "foot lift @" in page and "Sway velocity (cm/s)" in page
 
 
 def test_a_trial_whose_analysis_fails_is_stored_and_says_why(app, client, patient):
@@ -357,7 +357,7 @@ def test_a_trial_reads_as_a_result_card_with_everything_else_one_tap_away(client
     assert d["headline"][:2] == ["mean_velocity_mm_s", "mean_velocity_ml_mm_s"] and len(d["headline"]) >= 3
     page = client.get(d["url"]).get_data(as_text=True)
     card = re.search(r'<table class="list" id="headline">(.*?)</table>', page, re.S).group(1)
-    assert card.count("<tr>") == len(d["headline"]) and "Mean velocity (cm/s)" in card
+    assert card.count("<tr>") == len(d["headline"]) and "Sway velocity (cm/s)" in card
     assert '<details id="all-measures"' in page and "Sample entropy" in page.split('id="all-measures"')[1]
     h1 = re.search(r"<h1>(.*?)</h1>", page, re.S).group(1)
     assert "Single-leg stance" in h1 and "single_leg_stance" not in h1

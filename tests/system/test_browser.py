@@ -41,6 +41,37 @@ name = "Lateral step-down (quick)"
 duration_s = 2.0
 countdown_s = 1.0
 params = { repetitions = 2, cadence_bpm = 240.0, settle_s = 2.0 }
+
+[[protocol]]
+id = "lsd_walk"
+extends = "lateral_step_down"
+name = "Lateral step-down (short)"
+duration_s = 2.0
+countdown_s = 1.0
+params = { repetitions = 2, cadence_bpm = 60.0, settle_s = 2.0 }
+
+[[protocol]]
+id = "qs_quick"
+extends = "quiet_stance_mctsib"
+name = "Quiet stance (quick)"
+duration_s = 6.0
+countdown_s = 1.0
+
+[[protocol]]
+id = "squat_quick"
+extends = "single_leg_squat"
+name = "Single-leg squat (quick)"
+duration_s = 8.0
+countdown_s = 1.0
+params = { repetitions = 2, cadence_bpm = 60.0, settle_s = 2.0 }
+
+[[protocol]]
+id = "landing_quick"
+extends = "step_down_landing"
+name = "Step-down landing (quick)"
+duration_s = 13.0
+countdown_s = 1.0
+params = { box_height_cm = 30.0, hold_s = 5.0, max_landings = 5, tts_window_s = 3.0, sway_window_s = [1.0, 5.0] }
 """
 
 
@@ -159,7 +190,7 @@ def test_clinician_day_in_a_real_browser(server, browser):
     state = d.find_element(By.ID, "analysis-state").text
     rows = d.find_elements(By.CSS_SELECTOR, "#result-table tr")
     assert state == "Scored", state
-    assert any("Mean velocity" in r.text for r in rows), [r.text for r in rows]
+    assert any("Sway velocity (cm/s)" in r.text for r in rows), [r.text for r in rows]
     shot(d, "04-run-result")
 
     d.find_element(By.ID, "next-btn").click()                  # right side
@@ -233,3 +264,58 @@ def test_step_down_metronome_sends_its_cues(server, browser):
     stored = next(line.split(": ", 1)[1] for line in text.splitlines() if line.startswith("# cues_s: "))
     assert [float(c) for c in stored.split(",")] == pytest.approx([c - t0 for c in cues], abs=2e-4)
     assert 0 < float(stored.split(",")[0]) < 5
+
+
+def in_viewport(d, el) -> bool:
+    return d.execute_script("var r = arguments[0].getBoundingClientRect();"
+                            "return r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;", el)
+
+
+@pytest.mark.soak
+@pytest.mark.parametrize("size", [(1024, 768), (768, 1024)], ids=["landscape", "portrait"])
+def test_every_protocol_is_scored_on_a_tablet(server, browser, size):
+    """A tablet in each orientation walks every protocol kind on the simulated plate (the virtual
+    person does each test) to a scored result card; Start is on screen before the trial and the
+    result after it; no console error. Screenshots of each result card: test-artifacts/dashboard."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    d = browser
+    d.set_window_size(*size)
+    d.get(server + "/")
+    d.find_element(By.NAME, "username").send_keys("admin")
+    d.find_element(By.NAME, "password").send_keys(PASSWORD)
+    d.find_element(By.NAME, "confirm").send_keys(PASSWORD)
+    d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "/patients" in d.current_url, what="patients list")
+    d.get(server + "/patients/new")
+    d.find_element(By.NAME, "code").send_keys("TAB-01")
+    d.find_element(By.NAME, "body_mass_kg").send_keys("70")
+    Select(d.find_element(By.NAME, "involved_side")).select_by_value("left")
+    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: "TAB-01" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    patient_url = d.current_url
+    walks = [("sls_quick", "left"), ("qs_quick", "both"), ("lsd_walk", "right"), ("squat_quick", "left"),
+             ("landing_quick", "right")]
+    for pid, side in walks:
+        d.get(patient_url)
+        Select(d.find_element(By.NAME, "protocol")).select_by_value(pid)
+        d.find_element(By.ID, "start-session").click()
+        wait_for(lambda: "/run" in d.current_url, what=f"{pid} run page")
+        if side != "both":
+            d.get(d.current_url.split("?")[0] + f"?side={side}")
+        wait_for(lambda: d.execute_script("return window.stepplateRun && window.stepplateRun.samplesSeen"),
+                 what="live samples")
+        start = d.find_element(By.ID, "start")
+        assert in_viewport(d, start), f"{pid}: Start is not on screen at {size}"
+        start.click()
+        wait_for(lambda: d.find_element(By.ID, "result").is_displayed(), timeout=60, what=f"{pid} result")
+        state = d.find_element(By.ID, "analysis-state")
+        d.execute_script("arguments[0].scrollIntoView({block: 'center'})", state)
+        assert state.text == "Scored", (pid, state.text)
+        rows = d.find_elements(By.CSS_SELECTOR, "#result-table tr")
+        assert 1 <= len(rows) <= 5, (pid, [r.text for r in rows])           # the headline, not 90 numbers
+        assert all("_" not in r.text for r in rows)                         # clinical labels, no internal names
+        shot(d, f"card-{size[0]}x{size[1]}-{pid}")
+    errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert not errors, errors
+
