@@ -106,7 +106,8 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
         cues = cues_from_metadata(meta) if proto.kind == "lateral_step_down" else None
         res = analyse_trial(proto, col("t_s"), col("fz_n"), col("cop_ml_mm"), col("cop_ap_mm"), col("flags"),
                             side=side if side in ("left", "right") else None, body_weight_n=bw, cues=cues,
-                            rate_hz=recording_rate_hz(meta))
+                            rate_hz=recording_rate_hz(meta), condition=(meta or {}).get("condition"),
+                            practice=str((meta or {}).get("practice", "")).lower() == "true")
     except Exception as exc:  # noqa: BLE001 - stored and shown as "analysis failed: …", with the traceback logged
         log.warning("analysis of a %s trial failed", protocol_id, exc_info=True)
         reason = str(exc) or type(exc).__name__
@@ -153,7 +154,8 @@ def analysis_summary(q: dict | None) -> dict:
     if not a.get("ok"):
         return {"ok": False, "error": a.get("error", "analysis failed")}
     return {"ok": True, "scored": a.get("scored"), "faults": a.get("faults", []), "events": a.get("events", []),
-            "scored_window_s": a.get("scored_window_s")}
+            "scored_window_s": a.get("scored_window_s"), "practice": bool(a.get("practice")),
+            "condition": a.get("condition")}
 
 
 def ellipse_95(x, y) -> tuple[float, float, float, float, float]:

@@ -129,6 +129,8 @@ class Trial(Base):
     session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), index=True)
     protocol: Mapped[str] = mapped_column(String(40))
     side: Mapped[str] = mapped_column(String(8), default="both")
+    #: the protocol condition it was recorded under (its id: eyes_closed, foam_eyes_open, …)
+    condition: Mapped[str | None] = mapped_column(String(40), nullable=True)
     status: Mapped[str] = mapped_column(String(16), default="ok")  # TRIAL_STATUSES (16 wide: migration 0002)
     started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     duration_s: Mapped[float] = mapped_column(Float, default=0.0)

@@ -54,7 +54,9 @@ UPLOAD_BODY = {"type": "object", "properties": {"side": SIDE, "file": {"type": "
                "required": ["file"]}
 RECORD_BODY = {"type": "object",
                "properties": {"side": SIDE, "seconds": {"type": "number", "exclusiveMinimum": 0, "maximum": 120},
-                              "cues_s": {**CUES, "items": {"type": "number", "minimum": 0, "maximum": 1e9}}}}
+                              "cues_s": {**CUES, "items": {"type": "number", "minimum": 0, "maximum": 1e9}},
+                              "condition": {"type": "string", "maxLength": 40},
+                              "practice": {"type": "boolean"}}}
 TRIAL = {"type": "object", "properties": {
     "trial_id": {"type": "integer"}, "session_id": {"type": "integer"}, "protocol": {"type": "string"},
     "side": SIDE, "status": {"type": "string"}, "started_at": {"type": "string"},

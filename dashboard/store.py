@@ -99,7 +99,7 @@ class TrialStore:
             **meta, "started_utc": started_at.isoformat(), "patient": patient.code, "session": session.id,
             "protocol": session.protocol, "side": side, "body_mass_kg": f"{patient.body_mass_kg:g}"})
         trial = Trial(session_id=session.id, protocol=session.protocol, side=side, started_at=started_at,
-                      duration_s=duration, sample_rate_hz=float(meta["rate_hz"]),
+                      condition=meta.get("condition"), duration_s=duration, sample_rate_hz=float(meta["rate_hz"]),
                       n_samples=len(samples), body_mass_kg=patient.body_mass_kg,
                       recording_path=rel, recording_sha256=sha, recording_bytes=size)
         stored_columns, stored, stored_meta = recordings.read(self.data_dir, rel, sha)
@@ -115,6 +115,7 @@ class TrialStore:
         its first sample, where the recording's clock starts (kept as ``stream_t0_s``)."""
         patient = session.patient
         trial = Trial(session_id=session.id, protocol=session.protocol, side=side, status=RECORDING,
+                      condition=meta.get("condition"),
                       started_at=datetime.now(timezone.utc), duration_s=0.0,
                       sample_rate_hz=float(hello.get("rate_hz") or 0.0), n_samples=0,
                       body_mass_kg=patient.body_mass_kg, recording_path=recordings.new_path(), recording_sha256="",

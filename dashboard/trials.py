@@ -178,19 +178,76 @@ def session_detail(session_id: int):
                            redo_form=EmptyForm(), headline=protocols.headline_for(s.protocol) or measures.HEADLINE)
 
 
+def has_conditions(info) -> bool:
+    """Whether the protocol names its conditions (eyes open/closed, foam); else one "default"."""
+    conds = getattr(getattr(info, "_proto", None), "conditions", ())
+    return len(conds) > 1 or (len(conds) == 1 and conds[0].id != "default")
+
+
+def session_plan(session: ClinicSession, info) -> list[dict]:
+    """The session's trials in the protocol's order (Protocol.schedule: per condition, practice
+    first, then the scored ones, sides alternating), each ``done`` once a kept trial of that
+    condition and side fills it (a redo frees its place again)."""
+    from collections import Counter
+    proto = info._proto
+    steps = proto.schedule() if proto is not None else [
+        {"condition": "default", "side": sd, "practice": False, "trial": 1} for sd in info.sides]
+    first = steps[0]["condition"] if steps else "default"
+    kept = Counter((t.condition or first, t.side) for t in session.trials if t.status == "ok")
+    seen: Counter = Counter()
+    for i, st in enumerate(steps):
+        key = (st["condition"], st["side"])
+        seen[key] += 1
+        st["done"] = seen[key] <= kept[key]
+        st["n"] = i + 1
+    return steps
+
+
+def _step_url(session_id: int, st: dict, conditions: bool) -> str:
+    args = {"side": st["side"]}
+    if conditions:
+        args["condition"] = st["condition"]
+    return url_for("trials.run", session_id=session_id, **args)
+
+
 @bp.route("/sessions/<int:session_id>/run")
 def run(session_id: int):
     s = get_or_404(ClinicSession, session_id)
     proto = protocols.get(s.protocol)
     if proto is None:
         abort(404)
-    done = {t.side for t in s.trials if t.status == "ok"}
-    side = request.args.get("side") or next((x for x in proto.sides if x not in done), proto.sides[0])
-    if side not in SIDES:
+    side_q, cond_q = request.args.get("side"), request.args.get("condition")
+    if side_q is not None and side_q not in SIDES:
         abort(400)
-    return render_template("trials/run.html", s=s, patient=s.patient, proto=proto, side=side,
-                           done=done, headline=measures.HEADLINE, metronome=metronome_plan(proto),
+    plan = session_plan(s, proto)
+    if cond_q is not None and cond_q not in {st["condition"] for st in plan}:
+        abort(400)
+    match = [st for st in plan if (side_q is None or st["side"] == side_q)
+             and (cond_q is None or st["condition"] == cond_q)]
+    if side_q is not None and not match:             # a side this protocol does not schedule
+        match = [{"condition": cond_q or plan[0]["condition"], "side": side_q, "practice": False, "trial": 1,
+                  "done": False, "n": 0}]
+    step = next((st for st in match if not st["done"]), match[-1] if match else plan[-1])
+    conditions = has_conditions(proto)
+    later = [st for st in plan if not st["done"] and st is not step]
+    nxt = next((st for st in later if st["n"] > step["n"]), later[0] if later else None)
+    cond = next((c for c in proto._proto.conditions if c.id == step["condition"]), None) if proto._proto else None
+    done = {st["side"] for st in plan if st["done"]}
+    return render_template("trials/run.html", s=s, patient=s.patient, proto=proto, side=step["side"],
+                           step=step, plan=plan, condition=cond if conditions else None, done=done,
+                           next_url=_step_url(s.id, nxt, conditions) if nxt else
+                           url_for("trials.session_detail", session_id=s.id) + "#left-right",
+                           next_label=(f"Next: {CONDITION_NAMES.get(nxt['condition'], nxt['condition'])} · "
+                                       f"{nxt['side']}" if conditions else f"Next: {nxt['side']}") if nxt
+                           else "Left/right comparison",
+                           headline=measures.HEADLINE, metronome=metronome_plan(proto),
                            record_s=record_seconds(proto))
+
+
+#: How a condition reads on the run page.
+CONDITION_NAMES = {"eyes_open": "eyes open", "eyes_closed": "eyes closed",
+                   "firm_eyes_open": "firm, eyes open", "firm_eyes_closed": "firm, eyes closed",
+                   "foam_eyes_open": "foam, eyes open", "foam_eyes_closed": "foam, eyes closed"}
 
 
 @bp.route("/trials/<int:trial_id>")
@@ -289,9 +346,18 @@ def api_record_trial(session_id: int):
             cues = parse_cues(body["cues_s"], lo=0.0, span=seconds)
         except ValueError as exc:
             return jsonify({"error": str(exc)}), 400
-    simperson.direct(s, side, cues)          # on the simulator: the virtual person does this test now
+    condition, meta = body.get("condition"), {}
+    info = protocols.get(s.protocol)
+    if condition is not None:
+        known = [c.id for c in info._proto.conditions] if info is not None and info._proto is not None else []
+        if condition not in known or not has_conditions(info):
+            return jsonify({"error": f"condition must be one of {known}, got {condition!r}"}), 400
+        meta["condition"] = condition
+    if body.get("practice") is True:
+        meta["practice"] = "true"
+    simperson.direct(s, side, cues, condition)   # on the simulator: the virtual person does this test now
     try:
-        trial = durable.record_trial(current_app, s, side, seconds, cues=cues)
+        trial = durable.record_trial(current_app, s, side, seconds, cues=cues, meta=meta)
     except livefeed.NoLiveSource as exc:
         return jsonify({"error": str(exc)}), 503
     except ValueError as exc:

@@ -204,7 +204,8 @@ window.stepplateEventLabel = stepplateEventLabel;
     var an = d.analysis || {}, ap = document.createElement("p");
     ap.id = "analysis-state";
     if (!an.ok) { ap.className = "warn"; ap.textContent = an.error || "analysis failed"; }
-    else if (!an.scored) { ap.className = "warn"; ap.textContent = "Not scored: " + (an.faults || []).join(", ").replace(/_/g, " "); }
+    else if (an.practice && !(an.faults || []).length) { ap.textContent = "Practice trial (not scored)"; }
+    else if (!an.scored) { ap.className = "warn"; ap.textContent = "Not scored: " + (an.faults || []).join(", ").replace(/_/g, " ") + " — redo?"; }
     else ap.textContent = "Scored";
     body.appendChild(ap);
     var q = document.createElement("p");
@@ -212,14 +213,13 @@ window.stepplateEventLabel = stepplateEventLabel;
     q.textContent = d.quality.warnings.length ? "Quality: " + d.quality.warnings.join("; ") : "Quality: ok";
     body.appendChild(q);
     var a = document.createElement("a"); a.href = d.url; a.textContent = "Open trial " + d.trial_id; body.appendChild(a);
-    var sides = el.dataset.sides.split(","), done = el.dataset.done ? el.dataset.done.split(",") : [];
-    done.push(side);
-    var next = sides.filter(function (s) { return done.indexOf(s) < 0; })[0];
-    $("next-btn").textContent = next ? "Next: " + next : "Left/right comparison";
-    $("next-btn").href = next ? "?side=" + next : el.dataset.sessionUrl + "#left-right";
+    // the next trial of the protocol's schedule (conditions, practice, scored, sides), from the server
+    $("next-btn").textContent = el.dataset.nextLabel;
+    $("next-btn").href = el.dataset.nextUrl;
+    if (!an.ok || (!an.scored && !an.practice) || (an.practice && (an.faults || []).length)) $("redo-btn").classList.add("primary");
     $("redo-btn").onclick = function () {
       fetch(d.url + "/redo", { method: "POST", credentials: "same-origin", headers: { "X-CSRFToken": csrf },
-        body: new URLSearchParams({ csrf_token: csrf }) }).then(function () { location.search = "?side=" + side; });
+        body: new URLSearchParams({ csrf_token: csrf }) }).then(function () { location.reload(); });
     };
     $("result").hidden = false;
   }
@@ -228,6 +228,8 @@ window.stepplateEventLabel = stepplateEventLabel;
     state.streamT0 = state.lastT;
     addEvent("recording started");
     var body = { side: side, seconds: duration };
+    if (el.dataset.condition) body.condition = el.dataset.condition;
+    if (el.dataset.practice === "true") body.practice = true;
     if (met) { var cues = startMetronome(); if (cues && cues.length) body.cues_s = cues; }
     state.requestBody = body;
     fetch(el.dataset.recordUrl, { method: "POST", credentials: "same-origin",

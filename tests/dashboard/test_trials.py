@@ -386,3 +386,49 @@ def test_the_lsi_is_referenced_to_the_involved_side_the_session_recorded(app, cl
     page = client.get(f"/sessions/{sid}").get_data(as_text=True)
     assert "involved right ÷ uninvolved" in page
     assert re.search(r"Mean ml \(cm\)", page.split('id="left-right-table"')[1].split("</table>")[0]) is None
+
+
+def _record(client, live, sid, **body):
+    stop = threading.Event()
+    th = threading.Thread(target=_feed_from, args=(live, stop, 10.0), daemon=True)
+    th.start()
+    try:
+        return client.post(f"/api/sessions/{sid}/trials/record", json={"seconds": 2, **body})
+    finally:
+        stop.set()
+        th.join()
+
+
+def test_mctsib_is_one_guided_session_of_its_four_conditions(app, client, live, patient):
+    """The run page walks the protocol's schedule: firm/foam × eyes open/closed in order, each
+    trial stored with its condition (which the analysis gets), the next one offered after it."""
+    sid = new_session(client, patient, "quiet_stance_mctsib")
+    page = client.get(f"/sessions/{sid}/run").get_data(as_text=True)
+    assert 'data-condition="firm_eyes_open"' in page and "Trial 1 of 4" in page and "eyes open" in page
+    assert "condition=firm_eyes_closed" in page and "Next: firm, eyes closed" in page
+    r = _record(client, live, sid, side="both", condition="firm_eyes_open")
+    assert r.status_code == 201, r.get_json()
+    assert r.get_json()["analysis"]["condition"] == "firm_eyes_open"
+    with app.app_context():
+        assert get_db().get(Trial, r.get_json()["trial_id"]).condition == "firm_eyes_open"
+    page = client.get(f"/sessions/{sid}/run").get_data(as_text=True)
+    assert 'data-condition="firm_eyes_closed"' in page and "Trial 2 of 4" in page and "eyes closed" in page
+    page = client.get(f"/sessions/{sid}/run?condition=foam_eyes_closed").get_data(as_text=True)
+    assert "on foam" in page and "Trial 4 of 4" in page and "Left/right comparison" not in page
+    assert client.get(f"/sessions/{sid}/run?condition=upside_down").status_code == 400
+    r = _record(client, live, sid, side="both", condition="upside_down")
+    assert r.status_code == 400 and "foam_eyes_closed" in r.get_json()["error"]
+
+
+def test_single_leg_stance_starts_with_a_practice_trial_that_is_not_scored(app, client, live, session_id):
+    """1 practice + 3 scored trials per side and per condition (eyes open, then closed), sides
+    alternating; the practice trial is stored and shown as practice, never scored."""
+    page = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
+    assert 'data-practice="true"' in page and "Trial 1 of 16" in page and "practice" in page
+    assert 'data-condition="eyes_open"' in page and 'data-side="left"' in page
+    r = _record(client, live, session_id, side="left", condition="eyes_open", practice=True)
+    assert r.status_code == 201
+    an = r.get_json()["analysis"]
+    assert an["practice"] is True and an["scored"] is False
+    page = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
+    assert 'data-side="right"' in page and 'data-practice="true"' in page and "Trial 2 of 16" in page

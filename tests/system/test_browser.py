@@ -32,6 +32,9 @@ extends = "single_leg_stance"
 name = "Single-leg stance (quick)"
 duration_s = 6.0
 countdown_s = 1.0
+practice_trials = 0
+scored_trials = 1
+conditions = [{ id = "eyes_open", vision = "open", surface = "firm" }]
 params = { settle_s = 2.0, lift_within_s = 2.5, scored_window_start_s = 1.0 }
 
 [[protocol]]
@@ -46,6 +49,7 @@ params = { repetitions = 2, cadence_bpm = 240.0, settle_s = 2.0 }
 id = "lsd_walk"
 extends = "lateral_step_down"
 name = "Lateral step-down (short)"
+practice_trials = 0
 duration_s = 2.0
 countdown_s = 1.0
 params = { repetitions = 2, cadence_bpm = 60.0, settle_s = 2.0 }
@@ -61,6 +65,7 @@ countdown_s = 1.0
 id = "squat_quick"
 extends = "single_leg_squat"
 name = "Single-leg squat (quick)"
+practice_trials = 0
 duration_s = 8.0
 countdown_s = 1.0
 params = { repetitions = 2, cadence_bpm = 60.0, settle_s = 2.0 }
@@ -69,6 +74,7 @@ params = { repetitions = 2, cadence_bpm = 60.0, settle_s = 2.0 }
 id = "landing_quick"
 extends = "step_down_landing"
 name = "Step-down landing (quick)"
+practice_trials = 0
 duration_s = 13.0
 countdown_s = 1.0
 params = { box_height_cm = 30.0, hold_s = 5.0, max_landings = 5, tts_window_s = 3.0, sway_window_s = [1.0, 5.0] }
