@@ -10,6 +10,7 @@ from datetime import datetime, timezone
 from flask import current_app
 from sqlalchemy import select
 
+from dashboard import protocols
 from dashboard.db import get_db
 from dashboard.models import ClinicSession
 from dashboard.programme_models import ClinicExercise, Programme
@@ -221,7 +222,7 @@ def outcome_figure(outcome: dict):
         conv = lambda v: units.fmt(k, v, bm) if v is not None else "–"  # noqa: E731
         ch = units.to_display(k, r["change"], bm) if r["change"] is not None else None
         mdc = units.to_display(k, r["mdc95"], bm) if r["mdc95"] is not None else None
-        cells = [f"{r['protocol']}: {units.label(k)}"[:52], r["side"], conv(r["before"]), conv(r["after"]),
+        cells = [f"{protocols.title_for(r['protocol'])}: {units.label(k)}"[:52], r["side"], conv(r["before"]), conv(r["after"]),
                  "–" if ch is None else f"{ch:+.3g}", "–" if mdc is None else f"±{abs(mdc):.3g}", r["label"]]
         for x, c in zip(cols, cells):
             ax.text(x, y, c, fontsize=7.5, va="top", color=colours.get(r["label"], "#000") if x == cols[-1] else "#000")

@@ -22,7 +22,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Ellipse
 from sqlalchemy import select
 
-from dashboard import measures, recordings, units
+from dashboard import measures, protocols, recordings, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient
@@ -174,7 +174,7 @@ def _trend_pages(pdf, patient: Patient) -> None:
                         ax.annotate("▲" if "decline" in p["label"] else "★", (t_, v), fontsize=7,
                                     color=measures.LABEL_COLOURS.get(p["label"], "#000"),
                                     xytext=(0, 5), textcoords="offset points", ha="center")
-            ax.set_title(f"{tr['protocol']}: {units.label(key)} — band: baseline ± MDC; ★ real improvement, "
+            ax.set_title(f"{protocols.title_for(tr['protocol'])}: {units.label(key)} — band: baseline ± MDC; ★ real improvement, "
                          "▲ real decline", fontsize=8)
             ax.legend(fontsize=7)
             ax.tick_params(labelsize=7)

@@ -176,3 +176,14 @@ def test_redone_trials_leave_the_history(app, client, patient):
 def pytest_approx(v):
     import pytest
     return pytest.approx(v, rel=1e-3)
+
+
+def test_the_patient_page_names_protocols_and_leads_to_the_programme(client, patient, session_id):
+    """Protocols by the name the clinic reads (not their ids), no module names, and the
+    programme assignment one tap from the patient (it was reachable only by typing its URL)."""
+    page = client.get(f"/patients/{patient}").get_data(as_text=True)
+    assert f'href="/programme/patient/{patient}"' in page and "Exercise programme" in page
+    timeline = page.split('class="timeline"')[1].split("</ol>")[0]
+    assert "Single-leg stance" in timeline and "single_leg_stance" not in timeline
+    assert "rig.analysis" not in page and "compare_sessions" not in page
+    assert client.get(f"/programme/patient/{patient}").status_code == 200

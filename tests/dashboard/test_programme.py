@@ -275,7 +275,7 @@ def test_outcome_for_the_report(app, client, patient, monkeypatch):
     fig = outcome_figure(o)
     texts = [t.get_text() for ax in fig.axes for t in ax.texts]
     assert "Exercise programme: outcome" in texts and "real improvement" in texts and "within noise" in texts
-    assert any("Adherence:" in t for t in texts) and any(t.startswith("single_leg_stance: Sway velocity") for t in texts)
+    assert any("Adherence:" in t for t in texts) and any(t.startswith("Single-leg stance: Sway velocity") for t in texts)
     import io
 
     from matplotlib.backends.backend_pdf import FigureCanvasPdf, PdfPages
