@@ -382,10 +382,34 @@ def api_trial_samples(trial_id: int):
     except ValueError:
         abort(400)
     try:
-        columns, arr = load_samples(t)
+        columns, arr, meta = recordings.read(data_dir(), t.recording_path, t.recording_sha256)
     except recordings.RecordingError as exc:
         return jsonify({"error": str(exc)}), 500
     step = max(1, math.ceil(len(arr) / max_points))
     sub = arr[::step]
     rows = [[None if not np.isfinite(v) else float(v) for v in row] for row in sub]
-    return jsonify({"columns": list(columns), "decimation": step, "samples": rows})
+    return jsonify({"columns": list(columns), "decimation": step, "samples": rows, **_plot_frame(t, columns, arr, meta)})
+
+
+def _plot_frame(t: Trial, columns, arr, meta) -> dict:
+    """What the trial page's COP picture draws besides the trace: the scored window, the 95 %
+    ellipse over it (the measures' own, rig.analysis.metrics via measures.ellipse_95, in mm)
+    and the plate's cell rectangle from the recording's geometry (mm)."""
+    out: dict = {"window_s": None, "ellipse": None, "plate": None}
+    an = measures.analysis_summary(t.quality)
+    ix = {c: i for i, c in enumerate(columns)}
+    if an.get("ok") and an.get("scored_window_s") and len(arr):
+        w0, w1 = an["scored_window_s"]
+        out["window_s"] = [float(w0), float(w1)]
+        m = (arr[:, ix["t_s"]] >= w0) & (arr[:, ix["t_s"]] <= w1)
+        x, y = arr[m, ix["cop_ml_mm"]], arr[m, ix["cop_ap_mm"]]
+        if np.count_nonzero(np.isfinite(x) & np.isfinite(y)) >= 20:
+            cx, cy, a, b, ang = measures.ellipse_95(x, y)
+            out["ellipse"] = {"cx_mm": cx, "cy_mm": cy, "a_mm": a, "b_mm": b, "angle_deg": math.degrees(ang)}
+    try:
+        gx = [float(v) for v in str(meta.get("geometry_cell_x_m", "")).split(",")]
+        gy = [float(v) for v in str(meta.get("geometry_cell_y_m", "")).split(",")]
+        out["plate"] = {"half_ml_mm": 500 * (max(gx) - min(gx)), "half_ap_mm": 500 * (max(gy) - min(gy))}
+    except ValueError:
+        pass
+    return out

@@ -1,4 +1,8 @@
-// Trial page: statokinesigram of the stored samples on a canvas.
+// Trial page: the statokinesigram of the stored samples. The main view is the COP trace of the
+// scored window (the whole trial in grey), zoomed to the sway, with its 95 % ellipse (the
+// measures' own, from the API), the mean's cross-hair and a 1 cm scale bar; the inset shows the
+// plate's cell rectangle and where on it the sway happened. Axes as seen standing on the plate:
+// right and forward positive.
 (function () {
   "use strict";
   var cv = document.getElementById("cop");
@@ -6,17 +10,54 @@
   fetch(cv.getAttribute("data-url") + "?max_points=3000", { credentials: "same-origin" })
     .then(function (r) { return r.json(); })
     .then(function (d) {
-      var ix = d.columns.indexOf("cop_ml_mm"), iy = d.columns.indexOf("cop_ap_mm");
-      var xs = [], ys = [];
-      d.samples.forEach(function (r) { if (r[ix] != null && r[iy] != null) { xs.push(r[ix]); ys.push(r[iy]); } });
-      if (!xs.length) return;
-      var c = cv.getContext("2d"), W = cv.width, H = cv.height, m = 24;
+      var it = d.columns.indexOf("t_s"), ix = d.columns.indexOf("cop_ml_mm"), iy = d.columns.indexOf("cop_ap_mm");
+      var all = [], win = [];
+      d.samples.forEach(function (r) {
+        if (r[ix] == null || r[iy] == null) return;
+        all.push([r[ix], r[iy]]);
+        if (!d.window_s || (r[it] >= d.window_s[0] && r[it] <= d.window_s[1])) win.push([r[ix], r[iy]]);
+      });
+      if (!all.length) return;
+      var pts = win.length ? win : all;
+      var c = cv.getContext("2d"), W = cv.width, H = cv.height, m = 28;
+      var xs = pts.map(function (p) { return p[0]; }), ys = pts.map(function (p) { return p[1]; });
       var x0 = Math.min.apply(null, xs), x1 = Math.max.apply(null, xs), y0 = Math.min.apply(null, ys), y1 = Math.max.apply(null, ys);
+      var e = d.ellipse;
+      if (e) { var r = Math.max(e.a_mm, e.b_mm); x0 = Math.min(x0, e.cx_mm - r); x1 = Math.max(x1, e.cx_mm + r); y0 = Math.min(y0, e.cy_mm - r); y1 = Math.max(y1, e.cy_mm + r); }
       var span = Math.max(x1 - x0, y1 - y0, 10), cx = (x0 + x1) / 2, cy = (y0 + y1) / 2, s = (W - 2 * m) / span;
-      c.strokeStyle = "#0b6bcb"; c.lineWidth = 1; c.beginPath();
-      xs.forEach(function (x, i) { var px = W / 2 + (x - cx) * s, py = H / 2 - (ys[i] - cy) * s; if (i) c.lineTo(px, py); else c.moveTo(px, py); });
-      c.stroke();
-      c.fillStyle = "#5b6470"; c.font = "12px sans-serif";
-      c.fillText((span / 10).toFixed(1) + " cm across", 8, H - 8);
+      function px(x) { return W / 2 + (x - cx) * s; }
+      function py(y) { return H / 2 - (y - cy) * s; }
+      function trace(list, colour, width) {
+        c.strokeStyle = colour; c.lineWidth = width; c.beginPath();
+        list.forEach(function (p, i) { if (i) c.lineTo(px(p[0]), py(p[1])); else c.moveTo(px(p[0]), py(p[1])); });
+        c.stroke();
+      }
+      c.clearRect(0, 0, W, H);
+      if (win.length && win.length < all.length) trace(all, "#d5dae0", 1);       // outside the scored window
+      trace(pts, "#0b6bcb", 1);
+      if (e) {                                                                      // 95 % ellipse and its centre
+        c.save(); c.translate(px(e.cx_mm), py(e.cy_mm)); c.rotate(-e.angle_deg * Math.PI / 180);
+        c.strokeStyle = "#c0392b"; c.lineWidth = 1.5; c.setLineDash([5, 3]);
+        c.beginPath(); c.ellipse(0, 0, e.a_mm * s, e.b_mm * s, 0, 0, 2 * Math.PI); c.stroke(); c.restore();
+        c.strokeStyle = "#5b6470"; c.lineWidth = 1; c.setLineDash([]);
+        c.beginPath(); c.moveTo(px(e.cx_mm) - 6, py(e.cy_mm)); c.lineTo(px(e.cx_mm) + 6, py(e.cy_mm));
+        c.moveTo(px(e.cx_mm), py(e.cy_mm) - 6); c.lineTo(px(e.cx_mm), py(e.cy_mm) + 6); c.stroke();
+      }
+      c.fillStyle = "#5b6470"; c.font = "12px sans-serif";                         // axes and scale
+      c.fillText("← left · right →", W / 2 - 45, H - 8);
+      c.save(); c.translate(12, H / 2 + 40); c.rotate(-Math.PI / 2); c.fillText("← back · front →", 0, 0); c.restore();
+      c.strokeStyle = "#1b1f24"; c.lineWidth = 2; c.beginPath();
+      c.moveTo(W - m - 10 * s, H - 22); c.lineTo(W - m, H - 22); c.stroke();
+      c.fillStyle = "#1b1f24"; c.fillText("1 cm", W - m - 10 * s, H - 28);
+      if (e) c.fillText("95 % ellipse " + (Math.PI * e.a_mm * e.b_mm / 100).toFixed(1) + " cm²", m, 16);
+      if (d.plate) {                                                                // inset: the plate
+        var iw = 84, ih = 84 * d.plate.half_ap_mm / d.plate.half_ml_mm, ox = W - iw - 6, oy = 6;
+        var ks = iw / (2 * d.plate.half_ml_mm);
+        c.fillStyle = "rgba(255,255,255,0.9)"; c.fillRect(ox - 2, oy - 2, iw + 4, ih + 4);
+        c.strokeStyle = "#8a939e"; c.lineWidth = 1; c.strokeRect(ox, oy, iw, ih);
+        c.fillStyle = "#0b6bcb";
+        pts.forEach(function (p, i) { if (i % 10 === 0) c.fillRect(ox + iw / 2 + p[0] * ks, oy + ih / 2 - p[1] * ks, 1.5, 1.5); });
+      }
+      cv.dataset.drawn = e ? "ellipse" : "trace";
     });
 })();

@@ -432,3 +432,15 @@ def test_single_leg_stance_starts_with_a_practice_trial_that_is_not_scored(app, 
     assert an["practice"] is True and an["scored"] is False
     page = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
     assert 'data-side="right"' in page and 'data-practice="true"' in page and "Trial 2 of 16" in page
+
+
+def test_the_cop_picture_gets_its_window_ellipse_and_plate(client, session_id):
+    """The trial page's COP picture draws the scored window with the measures' own 95 % ellipse
+    and the plate's outline from the recording: the API gives all three."""
+    import math
+    d = post_trial(client, session_id, "left", sls_samples()).get_json()
+    p = client.get(f"/api/trials/{d['trial_id']}/samples").get_json()
+    assert p["window_s"] == d["analysis"]["scored_window_s"]
+    e = p["ellipse"]
+    assert math.pi * e["a_mm"] * e["b_mm"] == pytest.approx(d["results"]["ellipse95_area_mm2"], rel=1e-6)
+    assert p["plate"] == {"half_ml_mm": pytest.approx(220.0), "half_ap_mm": pytest.approx(170.0)}

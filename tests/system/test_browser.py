@@ -198,6 +198,7 @@ def test_clinician_day_in_a_real_browser(server, browser):
     assert state == "Scored", state
     assert any("Sway velocity (cm/s)" in r.text for r in rows), [r.text for r in rows]
     shot(d, "04-run-result")
+    trial_url = d.execute_script("return window.stepplateRun.lastResult.url")
 
     d.find_element(By.ID, "next-btn").click()                  # right side
     wait_for(lambda: "side=right" in d.current_url, what="right side")
@@ -216,6 +217,11 @@ def test_clinician_day_in_a_real_browser(server, browser):
     shot(d, "06-patient-history")
     d.set_window_size(390, 844)                                 # phone, portrait
     shot(d, "07-patient-phone")
+    d.set_window_size(1024, 768)
+    d.get(server + trial_url)                                   # the trial page: the COP picture
+    wait_for(lambda: d.find_element(By.ID, "cop").get_attribute("data-drawn"), what="COP picture")
+    assert d.find_element(By.ID, "cop").get_attribute("data-drawn") == "ellipse"
+    shot(d, "09-trial-cop")
     errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors                                   # no JavaScript error, no missing resource
 
