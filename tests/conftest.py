@@ -5,6 +5,8 @@
 ``app``         the real dashboard factory on ``db_url`` (``app_config`` adds settings)
 ``runner``      Flask's CLI runner; ``admin``, ``client`` (logged in), ``patient``, ``session_id``
 ``sim_rig``     a real Acquisition on the simulated plate in real time, with its live source
+``fast_sim_rig``  the same in virtual time
+``rig_cli``     the ``rig`` command (CliRunner) with a private config
 ``validation_dir``  the published recordings in ../shared/validation
 
 Helpers that are not fixtures live beside this file: dashboard_support (make_app, samples,
@@ -133,16 +135,50 @@ def session_id(client, patient) -> int:
 
 # --- the simulated rig ---------------------------------------------------------------------------
 
-@pytest.fixture
-def sim_rig():
-    """A real Acquisition on the simulator backend in real time, with an in-process live source:
-    yields ``(acquisition, simulated gpio, live source)``; stopped afterwards."""
+def _sim_rig(realtime: bool):
     from rig.acquire.ipc import InProcessLiveSource
     from rig.acquire.service import build_acquisition
     from rig.config import Config
-    acq, gpio, _ = build_acquisition(Config().validate(), backend="sim", realtime=True)
+    acq, gpio, _ = build_acquisition(Config().validate(), backend="sim", realtime=realtime)
     source = InProcessLiveSource(acq, sim_rig=gpio.sim_rig)
     acq.start()
-    yield acq, gpio, source
-    acq.stop()
-    source.close()
+    try:
+        yield acq, gpio, source
+    finally:
+        acq.stop()
+        source.close()
+
+
+@pytest.fixture
+def sim_rig():
+    """A real Acquisition on the simulator backend in real time, with an in-process live source
+    (which takes ``perform``, as the acquisition service does): yields ``(acquisition,
+    simulated gpio, live source)``; stopped afterwards."""
+    yield from _sim_rig(realtime=True)
+
+
+@pytest.fixture
+def fast_sim_rig():
+    """``sim_rig`` in virtual time: the simulated plate runs as fast as the chips can be emulated."""
+    yield from _sim_rig(realtime=False)
+
+
+@pytest.fixture
+def rig_cli(tmp_path, monkeypatch):
+    """``rig_cli(*args, ok=True)``: the ``rig`` command through click's CliRunner, with a private
+    config (data folder in tmp_path: no calibration file, no running service socket)."""
+    from click.testing import CliRunner
+    from rig.cli import main
+    cfg = tmp_path / "rig.toml"
+    cfg.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
+    monkeypatch.setenv("RIG_CONFIG", str(cfg))
+    monkeypatch.delenv("RIG_GPIO", raising=False)
+    monkeypatch.delenv("RIG_PROTOCOLS", raising=False)
+    runner = CliRunner()
+
+    def run(*args, ok=True):
+        r = runner.invoke(main, [str(a) for a in args])
+        if ok:
+            assert r.exit_code == 0, r.output
+        return r
+    return run

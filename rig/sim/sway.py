@@ -72,17 +72,21 @@ HIP_DROP_SD, HIP_DROP_VEL = 1.0, 1.0
 NO_SWAY = SwaySpec(0.0, 0.0, 0.0, 1.0, 0.0)
 
 
+#: (SD factor, speed factor) of each eyes and surface condition.
+_FACTORS = {"eyes": {"open": (1.0, 1.0), "closed": (EYES_CLOSED_SD, EYES_CLOSED_SPEED)},
+            "surface": {"firm": (1.0, 1.0), "foam": (FOAM_SD, FOAM_SPEED)}}
+
+
+def _factor(what: str, value: str) -> tuple[float, float]:
+    table = _FACTORS[what]
+    if value not in table:
+        raise ValueError(f"{what} must be {' or '.join(repr(k) for k in table)}, got {value!r}")
+    return table[value]
+
+
 def _surface_factor(surface: str) -> tuple[float, float]:
-    if surface == "firm":
-        return 1.0, 1.0
-    if surface == "foam":
-        return FOAM_SD, FOAM_SPEED
-    raise ValueError(f"surface must be 'firm' or 'foam', got {surface!r}")
+    return _factor("surface", surface)
 
 
 def _eyes_factor(eyes: str) -> tuple[float, float]:
-    if eyes == "open":
-        return 1.0, 1.0
-    if eyes == "closed":
-        return EYES_CLOSED_SD, EYES_CLOSED_SPEED
-    raise ValueError(f"eyes must be 'open' or 'closed', got {eyes!r}")
+    return _factor("eyes", eyes)

@@ -19,6 +19,8 @@ from rig.acquire.health import HealthCode, problem
 
 from dashboard import durable
 
+pytestmark = pytest.mark.databases("sqlite")   # about the acquisition's faults, not the database
+
 BR = 3                     # rig.hw.frame.CORNERS: fl, fr, bl, br
 HANG_GUARD_S = 90          # only so a regression (the request never returning) cannot hang the suite
 

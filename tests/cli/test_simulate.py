@@ -6,26 +6,8 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from rig.analysis.protocols import default_protocols
-from rig.cli import main
-
-
-@pytest.fixture
-def rig_cli(tmp_path, monkeypatch):
-    cfg = tmp_path / "rig.toml"
-    cfg.write_text(f'[paths]\ndata_dir = "{tmp_path / "data"}"\n', encoding="utf-8")
-    monkeypatch.setenv("RIG_CONFIG", str(cfg))
-    monkeypatch.delenv("RIG_PROTOCOLS", raising=False)
-    runner = CliRunner()
-
-    def run(*args, ok=True):
-        r = runner.invoke(main, [str(a) for a in args])
-        if ok:
-            assert r.exit_code == 0, r.output
-        return r
-    return run
 
 
 def simulate_and_score(rig_cli, tmp_path, protocol, *opts):
@@ -71,13 +53,19 @@ def test_every_protocol_simulated_is_scored(rig_cli, tmp_path, protocol, side, c
     assert any("scored window" in n for n in d["notes"])             # COP metrics of the scored part
 
 
-def test_conditions_change_the_sway_as_they_do_in_people(rig_cli, tmp_path):
-    """Same person, same seed: eyes closed sways more than eyes open, foam more than firm."""
+def test_conditions_change_the_sway_as_they_do_in_people():
+    """Same person, same seed: foam with eyes closed sways far more than firm with eyes open (the
+    quick truth sampler, rig.sim.protocols.sample_performance, scored by the same analysis)."""
+    from rig.analysis.protocols.analysis import analyse_trial
+    from rig.sim.protocols import perform, person_for, sample_performance
+    proto = default_protocols()["quiet_stance_mctsib"]
     v = {}
     for cond in ("firm_eyes_open", "foam_eyes_closed"):
-        tr, _, _ = simulate_and_score(rig_cli, tmp_path, "quiet_stance_mctsib", "--condition", cond, "--seed", "4")
-        assert tr["scored"]
-        v[cond] = tr["measures"]["mean_velocity_mm_s"]
+        perf = perform(proto, None, cond, seed=4)
+        s = sample_performance(perf, person_for(perf, seed=4), seed=4)
+        r = analyse_trial(proto, s[:, 0], s[:, 5], s[:, 6], s[:, 7], s[:, 8], rate_hz=80.0, condition=cond)
+        assert r.scored
+        v[cond] = r.measures["mean_velocity_mm_s"]
     assert 6 < v["firm_eyes_open"] < 15                                 # quiet stance, about 10 mm/s
     assert v["foam_eyes_closed"] > 2 * v["firm_eyes_open"]
 

@@ -20,7 +20,7 @@ def seeded(app):
 
 
 @pytest.mark.databases("sqlite")
-def test_six_weeks_of_scored_sessions_made_by_the_person(app, seeded):
+def test_six_weeks_of_scored_sessions_made_by_the_person(app, client, seeded):
     from dashboard.db import get_db
     from dashboard.programme_models import Programme
     with app.app_context():
@@ -54,10 +54,7 @@ def test_six_weeks_of_scored_sessions_made_by_the_person(app, seeded):
     assert seed_history(app, now=NOW) == seeded                      # once only
     with app.app_context():
         assert get_db().query(Patient).filter_by(code=DEMO_CODE).count() == 1
-
-
-@pytest.mark.databases("sqlite")
-def test_the_demo_patient_pages_show_trends_and_the_report(client, seeded):
+    # the pages: trends and the PDF report of the seeded weeks
     page = client.get(f"/patients/{seeded}").get_data(as_text=True)
     assert DEMO_CODE in page and "trend-fig" in page
     r = client.get(f"/patients/{seeded}/report.pdf")

@@ -18,21 +18,8 @@ from tests.dashboard_support import HELLO
 
 
 @pytest.fixture
-def fast_rig():
-    from rig.acquire.ipc import InProcessLiveSource
-    from rig.acquire.service import build_acquisition
-    from rig.config import Config
-    acq, gpio, _ = build_acquisition(Config().validate(), backend="sim", realtime=False)
-    source = InProcessLiveSource(acq, sim_rig=gpio.sim_rig)
-    acq.start()
-    yield acq, gpio, source
-    acq.stop()
-    source.close()
-
-
-@pytest.fixture
-def live(fast_rig):
-    return fast_rig[2]
+def live(fast_sim_rig):
+    return fast_sim_rig[2]
 
 
 @pytest.fixture
@@ -48,7 +35,7 @@ def new_session(client, patient, protocol):
 
 @pytest.mark.databases("sqlite")
 @pytest.mark.parametrize("protocol, side", [("single_leg_stance", "left"), ("step_down_landing", "right")])
-def test_a_trial_recorded_on_the_simulator_is_the_test_the_clinician_chose(client, patient, fast_rig,
+def test_a_trial_recorded_on_the_simulator_is_the_test_the_clinician_chose(client, patient, fast_sim_rig,
                                                                             protocol, side):
     sid = new_session(client, patient, protocol)
     seconds = default_protocols()[protocol].record_s
@@ -64,7 +51,7 @@ def test_a_trial_recorded_on_the_simulator_is_the_test_the_clinician_chose(clien
         assert 2.0 <= m["peak_force_bw"] <= 4.0
         # the patient was on the box for a while: an empty plate is part of this test, not a problem
         assert not any("nobody on the plate" in w for w in r.get_json()["quality"]["warnings"])
-    perf = fast_rig[1].sim_rig.person.performing
+    perf = fast_sim_rig[1].sim_rig.person.performing
     assert perf is not None and perf.fault is None
 
 
@@ -93,11 +80,11 @@ def test_only_the_simulator_is_told_what_to_do(app):
             assert src.commands == sent
 
 
-def test_a_real_plate_refuses_perform_and_a_bad_command_is_a_clear_error(fast_rig):
+def test_a_real_plate_refuses_perform_and_a_bad_command_is_a_clear_error(fast_sim_rig):
     proto = json.loads(json.dumps(default_protocols()["single_leg_stance"].to_dict()))   # as it travels
     r = perform_command(None, {"protocol": proto, "side": "left"})
     assert not r["ok"] and "person on this plate is real" in r["error"]
-    r = perform_command(fast_rig[1].sim_rig, {"protocol": {"id": "x"}, "side": "left"})
+    r = perform_command(fast_sim_rig[1].sim_rig, {"protocol": {"id": "x"}, "side": "left"})
     assert not r["ok"] and r["error"].startswith("perform: ")
-    r = perform_command(fast_rig[1].sim_rig, {"protocol": proto, "side": "sideways"})
+    r = perform_command(fast_sim_rig[1].sim_rig, {"protocol": proto, "side": "sideways"})
     assert not r["ok"] and "side must be 'left' or 'right'" in r["error"]

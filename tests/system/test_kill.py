@@ -208,6 +208,7 @@ def _status_until(client, pred, timeout_s=30.0) -> dict:
     raise AssertionError(f"status never matched: {st}")
 
 
+@pytest.mark.soak
 def test_acquisition_killed_is_restarted_and_the_web_reports_reconnecting(tmp_path):
     import subprocess
     import sys
