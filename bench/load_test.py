@@ -302,7 +302,8 @@ def check_trial(http: Http, trial_id: int, published: np.ndarray) -> dict:
         return {"trial_id": trial_id, "error": f"samples: HTTP {status}"}
     cols = body["columns"]
     arr = np.array([[np.nan if v is None else v for v in r] for r in body["samples"]], dtype=float)
-    t = arr[:, cols.index("t_s")]
+    # the recording counts from the trial's first sample; the witness saw stream time
+    t = arr[:, cols.index("t_s")] + float(body.get("stream_t0_s") or 0.0)
     flags = arr[:, cols.index("flags")].astype(int) if "flags" in cols else np.zeros(len(t), int)
     lo, hi = t[0], t[-1]
     span = published[(published >= lo - 1e-3) & (published <= hi + 1e-3)]

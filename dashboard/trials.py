@@ -388,7 +388,12 @@ def api_trial_samples(trial_id: int):
     step = max(1, math.ceil(len(arr) / max_points))
     sub = arr[::step]
     rows = [[None if not np.isfinite(v) else float(v) for v in row] for row in sub]
-    return jsonify({"columns": list(columns), "decimation": step, "samples": rows, **_plot_frame(t, columns, arr, meta)})
+    try:
+        t0 = float(meta.get("stream_t0_s", 0.0))   # where the trial's clock started, on the stream's
+    except (TypeError, ValueError):
+        t0 = 0.0
+    return jsonify({"columns": list(columns), "decimation": step, "samples": rows, "stream_t0_s": t0,
+                    **_plot_frame(t, columns, arr, meta)})
 
 
 def _plot_frame(t: Trial, columns, arr, meta) -> dict:

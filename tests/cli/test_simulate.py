@@ -24,6 +24,15 @@ def simulate_and_score(rig_cli, tmp_path, protocol, *opts):
     ("single_leg_squat", "left", None),
     ("step_down_landing", "right", None),
     ("quiet_stance_mctsib", None, "foam_eyes_closed"),
+    # the other side of each one-legged test, and the other conditions: in the soak run (time)
+    pytest.param("lateral_step_down", "left", None, marks=pytest.mark.soak),
+    pytest.param("single_leg_squat", "right", None, marks=pytest.mark.soak),
+    pytest.param("step_down_landing", "left", None, marks=pytest.mark.soak),
+    pytest.param("single_leg_stance", "left", "eyes_closed", marks=pytest.mark.soak),
+    pytest.param("single_leg_stance", "right", "eyes_open", marks=pytest.mark.soak),
+    pytest.param("quiet_stance_mctsib", None, "firm_eyes_open", marks=pytest.mark.soak),
+    pytest.param("quiet_stance_mctsib", None, "firm_eyes_closed", marks=pytest.mark.soak),
+    pytest.param("quiet_stance_mctsib", None, "foam_eyes_open", marks=pytest.mark.soak),
 ])
 def test_every_protocol_simulated_is_scored(rig_cli, tmp_path, protocol, side, condition):
     opts = (["--side", side] if side else []) + (["--condition", condition] if condition else [])
@@ -49,7 +58,7 @@ def test_every_protocol_simulated_is_scored(rig_cli, tmp_path, protocol, side, c
         assert 2.0 <= m["peak_force_bw"] <= 4.0 and m["box_height_cm"] == 30.0
         assert m["body_weight_n"] == pytest.approx(72 * 9.80665, rel=0.02)
     elif protocol == "quiet_stance_mctsib":
-        assert 10 < m["mean_velocity_mm_s"] < 60                     # foam, eyes closed: well above firm
+        assert 6 < m["mean_velocity_mm_s"] < 60                      # about 10 mm/s firm, eyes open; more otherwise
     assert any("scored window" in n for n in d["notes"])             # COP metrics of the scored part
 
 

@@ -444,3 +444,4 @@ def test_the_cop_picture_gets_its_window_ellipse_and_plate(client, session_id):
     e = p["ellipse"]
     assert math.pi * e["a_mm"] * e["b_mm"] == pytest.approx(d["results"]["ellipse95_area_mm2"], rel=1e-6)
     assert p["plate"] == {"half_ml_mm": pytest.approx(220.0), "half_ap_mm": pytest.approx(170.0)}
+    assert p["stream_t0_s"] == 0.0          # a posted trial keeps its own times (a live one: its first sample)
