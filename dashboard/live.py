@@ -203,6 +203,7 @@ def stream():
             last_sent = t_start - interval
             cols = {"t_s": [], "fz_n": [], "cop_ml_mm": [], "cop_ap_mm": [], "flags": []}
             found: list[dict] = []
+            first_in = time.monotonic()
             while max_s is None or time.monotonic() - t_start < max_s:
                 now = time.monotonic()
                 if cols["t_s"] or found:     # something to send: wait no longer than the rate limit
@@ -213,6 +214,8 @@ def stream():
                 if msg is not None:
                     kind = msg.get("type")
                     if kind == "batch":
+                        if not cols["t_s"]:
+                            first_in = time.monotonic()      # the oldest sample waiting to be sent
                         rows = msg["samples"]
                         for r in rows:
                             cols["t_s"].append(r[0])
@@ -233,6 +236,8 @@ def stream():
                 now = time.monotonic()
                 if (cols["t_s"] or found) and now - last_sent >= interval:
                     out = dict(cols, dropped=queue.dropped)
+                    if cols["t_s"]:                           # how long its oldest sample waited here
+                        out["server_wait_ms"] = round(1000 * (now - first_in), 1)
                     if found:
                         out["events"] = found
                         found = []

@@ -99,6 +99,9 @@ def test_sse_stream_batches_samples(bare_app, fake):
     data = [d for name, d in events if name == "message"]
     assert data and sum(len(d["t_s"]) for d in data) == 24
     assert data[0]["fz_n"][0] == 700.0 and data[0]["cop_ap_mm"][0] is None
+    # how long the oldest sample of each message waited in the web process (the live page's
+    # diagnostics line adds its own drawing delay): at most the rate limit, here 1 s of stream
+    assert all(0 <= d["server_wait_ms"] <= 1000 for d in data)
     assert any(name == "health" for name, _ in events)
     assert fake.subscriber_count == 0          # the stream unsubscribed when it ended
 

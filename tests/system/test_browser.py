@@ -168,6 +168,11 @@ def test_clinician_day_in_a_real_browser(server, browser):
     wait_for(lambda: "/patients" in d.current_url, what="patients list")
     # status bar filled from /api/status by the simulated plate
     wait_for(lambda: "sim" in d.find_element(By.ID, "statusbar").text, what="status bar")
+    d.get(server + "/")                                          # the live page's diagnostics line
+    diag = wait_for(lambda: "frames/s" in d.find_element(By.ID, "diagnostics").text and "ms web + page" in
+                    d.find_element(By.ID, "diagnostics").text and d.find_element(By.ID, "diagnostics").text,
+                    what="live diagnostics")
+    assert 5 <= int(diag.split()[0]) <= 120, diag
 
     d.get(server + "/patients/new")
     d.find_element(By.NAME, "code").send_keys("BR-007")

@@ -23,7 +23,22 @@
     return [canvas.width / 2 + ml * s, canvas.height / 2 - ap * s];   // forward is up
   }
 
+  // diagnostics: frames drawn per second, and web + page delay of the newest samples
+  const diag = { frames: 0, since: performance.now(), arrived: null, serverMs: 0, delays: [] };
+  function noteFrame() {
+    const now = performance.now();
+    diag.frames++;
+    if (diag.arrived !== null) { diag.delays.push(diag.serverMs + (now - diag.arrived)); diag.arrived = null; }
+    if (now - diag.since >= 1000) {
+      const fps = diag.frames * 1000 / (now - diag.since);
+      const d = diag.delays.length ? diag.delays.reduce((a, b) => a + b, 0) / diag.delays.length : null;
+      $("diagnostics").textContent = `${fps.toFixed(0)} frames/s` + (d === null ? "" : ` · ${d.toFixed(0)} ms web + page`);
+      diag.frames = 0; diag.since = now; diag.delays = [];
+    }
+  }
+
   function draw() {
+    noteFrame();
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     const [hx, hy] = halfSizes();
     const [x0, y0] = toPx(-hx * 1.15, hy * 1.15);
@@ -82,6 +97,8 @@
   }
 
   function onData(d) {
+    if (!d.t_s.length) return;
+    diag.arrived = performance.now(); diag.serverMs = d.server_wait_ms || 0;
     for (let i = 0; i < d.t_s.length; i++) trail.push([d.t_s[i], d.cop_ml_mm[i], d.cop_ap_mm[i]]);
     const n = d.t_s.length - 1;
     last = [d.t_s[n], d.cop_ml_mm[n], d.cop_ap_mm[n]];
