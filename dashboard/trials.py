@@ -399,8 +399,9 @@ def api_trial_samples(trial_id: int):
 def _plot_frame(t: Trial, columns, arr, meta) -> dict:
     """What the trial page's COP picture draws besides the trace: the scored window, the 95 %
     ellipse over it (the measures' own, rig.analysis.metrics via measures.ellipse_95, in mm)
-    and the plate's cell rectangle from the recording's geometry (mm)."""
-    out: dict = {"window_s": None, "ellipse": None, "plate": None}
+    and the plate's cell rectangle from the recording's geometry (mm); for a landing, the
+    contact, the peak and the stabilisation its measures found (s, the recording's clock)."""
+    out: dict = {"window_s": None, "ellipse": None, "plate": None, "landing": None}
     an = measures.analysis_summary(t.quality)
     ix = {c: i for i, c in enumerate(columns)}
     if an.get("ok") and an.get("scored_window_s") and len(arr):
@@ -411,6 +412,13 @@ def _plot_frame(t: Trial, columns, arr, meta) -> dict:
         if np.count_nonzero(np.isfinite(x) & np.isfinite(y)) >= 20:
             cx, cy, a, b, ang = measures.ellipse_95(x, y)
             out["ellipse"] = {"cx_mm": cx, "cy_mm": cy, "a_mm": a, "b_mm": b, "angle_deg": math.degrees(ang)}
+    r = t.result_map()
+    if "contact_t_s" in r and "body_weight_n" in r:          # a landing: what its force picture marks
+        c = r["contact_t_s"]
+        out["landing"] = {"contact_s": c, "body_weight_n": r["body_weight_n"],
+                          "peak_s": c + r["time_to_peak_s"] if "time_to_peak_s" in r else None,
+                          "stable_s": c + r["tts_seq_avg_s"] if "tts_seq_avg_s" in r else None,
+                          "peak_bw": r.get("peak_force_bw")}
     try:
         gx = [float(v) for v in str(meta.get("geometry_cell_x_m", "")).split(",")]
         gy = [float(v) for v in str(meta.get("geometry_cell_y_m", "")).split(",")]

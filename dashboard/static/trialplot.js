@@ -59,5 +59,36 @@
         pts.forEach(function (p, i) { if (i % 10 === 0) c.fillRect(ox + iw / 2 + p[0] * ks, oy + ih / 2 - p[1] * ks, 1.5, 1.5); });
       }
       cv.dataset.drawn = e ? "ellipse" : "trace";
+      if (d.landing) drawLanding(d, it);
     });
+
+  // A landing: Fz in body weights over time, from 1 s before contact to 4 s after, with the
+  // contact, the peak and the stabilisation the measures found.
+  function drawLanding(d, it) {
+    var fc = document.getElementById("force");
+    if (!fc) return;
+    var L = d.landing, iz = d.columns.indexOf("fz_n"), bw = L.body_weight_n;
+    var t0 = L.contact_s - 1, t1 = L.contact_s + 4;
+    var pts = d.samples.filter(function (r) { return r[it] >= t0 && r[it] <= t1 && r[iz] != null; })
+      .map(function (r) { return [r[it], r[iz] / bw]; });
+    if (pts.length < 2) return;
+    var c = fc.getContext("2d"), W = fc.width, H = fc.height, ml = 34, mb = 24, mt = 10;
+    var top = Math.max(2, Math.ceil(Math.max.apply(null, pts.map(function (p) { return p[1]; }))));
+    function px(t) { return ml + (t - t0) / (t1 - t0) * (W - ml - 8); }
+    function py(v) { return H - mb - v / top * (H - mb - mt); }
+    c.clearRect(0, 0, W, H);
+    c.strokeStyle = "#c9ced6"; c.fillStyle = "#5b6470"; c.font = "11px sans-serif"; c.lineWidth = 1;
+    for (var v = 0; v <= top; v++) { c.beginPath(); c.moveTo(ml, py(v)); c.lineTo(W - 8, py(v)); c.stroke(); c.fillText(v + " BW", 2, py(v) + 4); }
+    for (var s = -1; s <= 4; s++) c.fillText((s >= 0 ? "+" : "") + s + " s", px(L.contact_s + s) - 10, H - 6);
+    c.strokeStyle = "#0b6bcb"; c.lineWidth = 1.5; c.beginPath();
+    pts.forEach(function (p, i) { if (i) c.lineTo(px(p[0]), py(p[1])); else c.moveTo(px(p[0]), py(p[1])); });
+    c.stroke();
+    [["contact", L.contact_s, "#1b1f24"], ["peak " + (L.peak_bw ? L.peak_bw.toFixed(1) + " BW" : ""), L.peak_s, "#c0392b"],
+     ["stable", L.stable_s, "#2e7d32"]].forEach(function (m, k) {
+      if (m[1] == null || m[1] < t0 || m[1] > t1) return;
+      c.strokeStyle = m[2]; c.setLineDash([4, 3]); c.beginPath(); c.moveTo(px(m[1]), mt); c.lineTo(px(m[1]), H - mb); c.stroke();
+      c.setLineDash([]); c.fillStyle = m[2]; c.fillText(m[0], px(m[1]) + 3, mt + 10 + 13 * k);   // stacked: contact and peak are close
+    });
+    fc.dataset.drawn = "landing";
+  }
 })();

@@ -51,6 +51,11 @@ def test_a_trial_recorded_on_the_simulator_is_the_test_the_clinician_chose(clien
         assert 2.0 <= m["peak_force_bw"] <= 4.0
         # the patient was on the box for a while: an empty plate is part of this test, not a problem
         assert not any("nobody on the plate" in w for w in r.get_json()["quality"]["warnings"])
+        # the force picture's marks: contact, then the peak, then the stabilisation, as measured
+        lp = client.get(f"/api/trials/{r.get_json()['trial_id']}/samples").get_json()["landing"]
+        assert lp["contact_s"] == pytest.approx(m["contact_t_s"]) and lp["peak_bw"] == pytest.approx(m["peak_force_bw"])
+        assert lp["contact_s"] < lp["peak_s"] < lp["stable_s"] < lp["contact_s"] + 5
+        assert 'id="force"' in client.get(r.get_json()["url"]).get_data(as_text=True)
     perf = fast_sim_rig[1].sim_rig.person.performing
     assert perf is not None and perf.fault is None
 

@@ -333,6 +333,12 @@ def test_every_protocol_is_scored_on_a_tablet(server, browser, size):
         assert 1 <= len(rows) <= 5, (pid, [r.text for r in rows])           # the headline, not 90 numbers
         assert all("_" not in r.text for r in rows)                         # clinical labels, no internal names
         shot(d, f"card-{size[0]}x{size[1]}-{pid}")
+        if pid == "landing_quick":                                 # the landing's force picture
+            d.get(server + d.execute_script("return window.stepplateRun.lastResult.url"))
+            wait_for(lambda: d.find_element(By.ID, "force").get_attribute("data-drawn") == "landing",
+                     what="landing force picture")
+            d.execute_script("document.getElementById('force').scrollIntoView({block: 'center'})")
+            shot(d, f"landing-force-{size[0]}x{size[1]}")
     errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
 
