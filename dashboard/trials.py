@@ -32,7 +32,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from dashboard import durable, livefeed, measures, protocols, recordings, simperson, units
+from dashboard import durable, livefeed, measures, plain, protocols, recordings, simperson, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import SIDES, ClinicSession, Trial
@@ -257,6 +257,7 @@ def trial_detail(trial_id: int):
     head = [k for k in protocols.headline_for(t.protocol) if k in results]
     order = units.shown(head + sorted(k for k in results if k not in head))
     return render_template("trials/trial.html", t=t, s=t.session, patient=t.session.patient, head=head,
+                           summary=plain.line(t.protocol, t.side, results, measures.analysis_summary(t.quality)),
                            protocol_title=protocols.title_for(t.protocol),
                            results=results, order=order, redo_form=EmptyForm(),
                            analysis=measures.analysis_summary(t.quality))
@@ -286,6 +287,7 @@ def _trial_json(t: Trial) -> dict:
             "quality": {k: v for k, v in (t.quality or {}).items() if k != "analysis"},
             "analysis": measures.analysis_summary(t.quality),
             "results": t.result_map(), "headline": head, "url": url_for("trials.trial_detail", trial_id=t.id),
+            "summary": plain.line(t.protocol, t.side, t.result_map(), measures.analysis_summary(t.quality)),
             "display": {k: {"label": units.label(k), "value": units.to_display(k, v, t.body_mass_kg),
                             "count": units.is_count(k)}
                         for k, v in t.result_map().items() if k in shown}}

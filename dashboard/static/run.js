@@ -193,6 +193,7 @@ window.stepplateEventLabel = stepplateEventLabel;
       });
       return tbl;
     }
+    if (d.summary) { var sl = document.createElement("p"); sl.id = "summary-line"; sl.textContent = d.summary; body.appendChild(sl); }
     var head = (d.headline || []).filter(function (k) { return d.display[k]; });
     var rest = Object.keys(d.display).filter(function (k) { return head.indexOf(k) < 0; });
     body.appendChild(table("result-table", head.length ? head : rest));

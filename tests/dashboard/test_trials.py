@@ -445,3 +445,22 @@ def test_the_cop_picture_gets_its_window_ellipse_and_plate(client, session_id):
     assert math.pi * e["a_mm"] * e["b_mm"] == pytest.approx(d["results"]["ellipse95_area_mm2"], rel=1e-6)
     assert p["plate"] == {"half_ml_mm": pytest.approx(220.0), "half_ap_mm": pytest.approx(170.0)}
     assert p["stream_t0_s"] == 0.0          # a posted trial keeps its own times (a live one: its first sample)
+
+
+def test_each_scored_trial_gets_one_plain_line_in_clinic_units(app, client, session_id):
+    """Under the card: what was done and the measure that matters, in cm/s and body weights;
+    nothing for a trial that was not scored (the card already says why)."""
+    from dashboard import plain
+    d = post_trial(client, session_id, "left", sls_samples()).get_json()
+    v = d["results"]["mean_velocity_mm_s"] / 10
+    assert d["summary"].startswith("Held 20 s on the left leg without touching down; sway ")
+    assert f"sway {v:.1f} cm/s" in d["summary"]
+    assert f'<p id="summary-line">{d["summary"]}</p>' in client.get(d["url"]).get_data(as_text=True)
+    with app.app_context():
+        ok = {"ok": True, "scored": True}
+        land = plain.line("step_down_landing", "right", {"peak_force_bw": 3.24, "tts_seq_avg_s": 1.53}, ok)
+        assert land == "Landed on the right leg at 3.2 times body weight and was steady 1.5 s after touching the plate."
+        sd = plain.line("lateral_step_down", "left", {"repetition_count": 5.0, "mean_ml_medial_mm": 12.0}, ok)
+        assert sd == "5 step-downs on the left leg; the knee-in COP shift was 1.2 cm on average."
+        assert plain.line("single_leg_stance", "left", {"mean_velocity_mm_s": 30.0}, ok) == ""   # a measure missing
+        assert plain.line("single_leg_stance", "left", d["results"], {"ok": True, "scored": False}) == ""
