@@ -75,6 +75,7 @@ def test_heldout_and_fresh_errors_within_targets_3x3(run3):
     assert cop_rms < 1.0 and fz_rms < 0.5
 
 
+@pytest.mark.soak          # 20-30 s of emulated chips: in the soak run (`make soak`, CI's second step)
 def test_5x5_with_hand_placement_error():
     _, cal, sampler, op, _ = calibrate(seed=1, grid="5", placement_sd_m=0.0005)
     assert cal["heldout"]["cop_rms_mm"] < 1.0
