@@ -11,7 +11,6 @@ as recorded ones; their samples are the person's truth averaged over each conver
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime, timedelta, timezone
 
 from flask import Flask
@@ -33,7 +32,7 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
     from dashboard.models import ClinicSession, Patient
     from dashboard.protocols import get as protocol_info
     from dashboard.store import TrialStore
-    from rig.analysis.protocols.analysis import CUES_KEY
+    from rig.analysis.protocols.analysis import cues_metadata
     from rig.recording.writer import metadata_from_hello
     from rig.sim.protocols import perform, person_for, sample_performance
 
@@ -64,7 +63,7 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
                     samples = sample_performance(perf, person, config, seed=seed)
                     meta = metadata_from_hello(hello, simulated=f"virtual person seed {seed} (demo history)")
                     if perf.cues_s:
-                        meta[CUES_KEY] = json.dumps([round(c, 4) for c in perf.cues_s])
+                        meta.update(cues_metadata(perf.cues_s))
                     store.store(s, side, samples, meta=meta, started_at=s.started_at + timedelta(minutes=2 + 3 * j))
         _programme(db, p, first)
         return p.id

@@ -150,9 +150,9 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
 def _cue_meta(cues, t0: float, seconds: float) -> dict:
     """``cues_s`` (and ``cues_note`` when some fall outside the recording) for the header, on
     the recording's clock (stream time − ``t0``, the trial's first sample)."""
-    from rig.analysis.protocols.analysis import CUES_KEY
+    from rig.analysis.protocols.analysis import cues_metadata
     keep = [float(c) for c in cues if t0 - 1e-9 <= c <= t0 + seconds + 1e-9]
-    out = {CUES_KEY: ",".join(f"{c - t0:.4f}" for c in keep)} if keep else {}   # none left: the blind detector
+    out = cues_metadata([c - t0 for c in keep]) if keep else {}   # none left: the blind detector
     if len(keep) < len(cues):
         out["cues_note"] = (f"{len(cues) - len(keep)} of {len(cues)} metronome cues outside the recorded "
                             f"samples ({t0:.3f} to {t0 + seconds:.3f} s) dropped")

@@ -203,7 +203,6 @@ def stream():
             last_sent = t_start - interval
             cols = {"t_s": [], "fz_n": [], "cop_ml_mm": [], "cop_ap_mm": [], "flags": []}
             found: list[dict] = []
-            first_in = time.monotonic()
             while max_s is None or time.monotonic() - t_start < max_s:
                 now = time.monotonic()
                 if cols["t_s"] or found:     # something to send: wait no longer than the rate limit

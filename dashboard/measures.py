@@ -91,7 +91,7 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     already stored, and the failure is stored and shown instead.
     """
     from dashboard import protocols
-    from rig.analysis.protocols.analysis import analyse_trial, cues_from_metadata
+    from rig.analysis.protocols.analysis import analyse_recording
     info = protocols.get(protocol_id)
     if info is None or info._proto is None:
         return {}, {"ok": False, "error": f"analysis failed: unknown protocol {protocol_id!r}"}
@@ -103,11 +103,8 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     try:
         if len(samples) < 2:
             raise ValueError(f"{len(samples)} samples")
-        cues = cues_from_metadata(meta) if proto.kind == "lateral_step_down" else None
-        res = analyse_trial(proto, col("t_s"), col("fz_n"), col("cop_ml_mm"), col("cop_ap_mm"), col("flags"),
-                            side=side if side in ("left", "right") else None, body_weight_n=bw, cues=cues,
-                            rate_hz=recording_rate_hz(meta), condition=(meta or {}).get("condition"),
-                            practice=str((meta or {}).get("practice", "")).lower() == "true")
+        res = analyse_recording(proto, col("t_s"), col("fz_n"), col("cop_ml_mm"), col("cop_ap_mm"), col("flags"),
+                                meta, side=side, body_weight_n=bw)
     except Exception as exc:  # noqa: BLE001 - stored and shown as "analysis failed: …", with the traceback logged
         log.warning("analysis of a %s trial failed", protocol_id, exc_info=True)
         reason = str(exc) or type(exc).__name__
@@ -116,15 +113,6 @@ def analyse(samples: np.ndarray, columns, protocol_id: str, side: str | None,
     results = {k: float(v) for k, v in d["measures"].items()
                if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)}
     return results, {"ok": True, "scored": res.scored, **d}    # the TrialResult (rig.analysis.protocols.session reads it)
-
-
-def recording_rate_hz(meta) -> float | None:
-    """The converter's rate a recording carries (``# rate_hz``), or None when it has none."""
-    try:
-        rate = float((meta or {}).get("rate_hz") or 0)
-    except (TypeError, ValueError):
-        return None
-    return rate if math.isfinite(rate) and rate > 0 else None
 
 
 def evaluate(samples: np.ndarray, columns, protocol_id: str, side: str | None,

@@ -6,6 +6,10 @@ from __future__ import annotations
 from dashboard import protocols
 
 
+#: What one repetition of a repetition test is called.
+REPETITIONS = {"lateral_step_down": "step-downs", "single_leg_squat": "squats"}
+
+
 def _cm(mm: float) -> str:
     return f"{mm / 10:.1f}"
 
@@ -25,11 +29,8 @@ def line(protocol_id: str, side: str | None, results: dict, analysis: dict) -> s
         if kind == "quiet_stance":
             return (f"Stood still for {info.duration_s:g} s; sway {_cm(r['mean_velocity_mm_s'])} cm/s, "
                     f"area {r['ellipse95_area_mm2'] / 100:.1f} cm².")
-        if kind == "lateral_step_down":
-            return (f"{int(r['repetition_count'])} step-downs on {leg}; the knee-in COP shift was "
-                    f"{_cm(r['mean_ml_medial_mm'])} cm on average.")
-        if kind == "single_leg_squat":
-            return (f"{int(r['repetition_count'])} squats on {leg}; the knee-in COP shift was "
+        if kind in REPETITIONS:
+            return (f"{int(r['repetition_count'])} {REPETITIONS[kind]} on {leg}; the knee-in COP shift was "
                     f"{_cm(r['mean_ml_medial_mm'])} cm on average.")
         if kind == "step_down_landing":
             return (f"Landed on {leg} at {r['peak_force_bw']:.1f} times body weight and was steady "

@@ -22,7 +22,33 @@ class ProtocolInfo:
         return self._proto.instructions_for(side) if self._proto is not None else ""
 
 
+def _files_key() -> tuple:
+    """What the menu depends on: $RIG_PROTOCOLS and each of its files' modification time."""
+    import os
+    paths = tuple(p for p in os.environ.get("RIG_PROTOCOLS", "").split(os.pathsep) if p)
+    stamps = []
+    for p in paths:
+        try:
+            stamps.append(os.stat(p).st_mtime_ns)
+        except OSError:
+            stamps.append(None)             # load_protocols says what is wrong with it
+    return paths, tuple(stamps)
+
+
+_cache: dict = {}
+
+
 def available() -> list[ProtocolInfo]:
+    """The menu, read again only when $RIG_PROTOCOLS or one of its files changes (pages ask for
+    a protocol's title, headline and kind many times per request)."""
+    key = _files_key()
+    if key not in _cache:
+        _cache.clear()
+        _cache[key] = _read_menu()
+    return _cache[key]
+
+
+def _read_menu() -> list[ProtocolInfo]:
     from rig.analysis.protocols import load_protocols
     out = []
     for pid, p in sorted(load_protocols().items()):

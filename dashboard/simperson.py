@@ -10,7 +10,6 @@ demo also shows "not scored" and the redo prompt. On a real plate nothing is sen
 """
 from __future__ import annotations
 
-import json
 import logging
 
 from flask import current_app
@@ -50,7 +49,7 @@ def direct(session, side: str | None, cues=None, condition: str | None = None) -
         return None
     patient = session.patient
     seed = patient.id * 1009 + session.id * 31 + len(session.trials)
-    reply = src.command("perform", protocol=json.loads(json.dumps(proto.to_dict())),
+    reply = src.command("perform", protocol=proto.to_dict(),
                         side=side if side in ("left", "right") else None, condition=condition,
                         mass_kg=patient.body_mass_kg, seed=seed, hip_drop=hip_drop(patient, session, side),
                         fault_rate=float(current_app.config.get("SIM_FAULT_RATE", 0.1)), cues_s=cues)

@@ -37,9 +37,11 @@ from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import SIDES, ClinicSession, Trial
 from dashboard.store import TrialStore
+from rig.recording.format import RecordingError
+from rig.recording.reader import parse_geometry
 from rig.signal.plate import SAMPLE_COLUMNS
 from rig.analysis.protocols import timing
-from rig.analysis.protocols.analysis import CUES_KEY, cues_from_metadata
+from rig.analysis.protocols.analysis import cues_from_metadata, cues_metadata
 
 bp = Blueprint("trials", __name__)
 bp.before_request(clinic_gate)
@@ -81,11 +83,6 @@ def parse_cues(raw, lo: float | None = None, hi: float | None = None, span: floa
     if span is not None and len(cues) > 1 and cues[-1] - cues[0] > span:
         raise ValueError(f"cues_s spans {cues[-1] - cues[0]:g} s, more than the {span:g} s recorded")
     return cues
-
-
-def cues_meta(cues) -> dict:
-    """The recording metadata line rig.analysis.protocols.analysis.cues_from_metadata reads."""
-    return {CUES_KEY: ",".join(f"{c:.4f}" for c in cues)}
 
 
 class SessionNotesForm(FlaskForm):
@@ -179,9 +176,9 @@ def session_detail(session_id: int):
 
 
 def has_conditions(info) -> bool:
-    """Whether the protocol names its conditions (eyes open/closed, foam); else one "default"."""
-    conds = getattr(getattr(info, "_proto", None), "conditions", ())
-    return len(conds) > 1 or (len(conds) == 1 and conds[0].id != "default")
+    """Whether the protocol names its conditions (Protocol.has_named_conditions)."""
+    proto = getattr(info, "_proto", None)
+    return bool(proto is not None and proto.has_named_conditions)
 
 
 def session_plan(session: ClinicSession, info) -> list[dict]:
@@ -325,7 +322,7 @@ def api_create_trial(session_id: int):
         if len(samples) > MAX_UPLOAD_SAMPLES:
             raise ValueError(f"too many samples (max {MAX_UPLOAD_SAMPLES})")
         trial = store_trial(s, side, samples, columns, started_at=started,
-                            meta=cues_meta(cues) if cues else None)
+                            meta=cues_metadata(cues) if cues else None)
     except (ValueError, TypeError, recordings.RecordingError) as exc:
         return jsonify({"error": str(exc)}), 400
     return jsonify(_trial_json(trial)), 201
@@ -422,9 +419,8 @@ def _plot_frame(t: Trial, columns, arr, meta) -> dict:
                           "stable_s": c + r["tts_seq_avg_s"] if "tts_seq_avg_s" in r else None,
                           "peak_bw": r.get("peak_force_bw")}
     try:
-        gx = [float(v) for v in str(meta.get("geometry_cell_x_m", "")).split(",")]
-        gy = [float(v) for v in str(meta.get("geometry_cell_y_m", "")).split(",")]
-        out["plate"] = {"half_ml_mm": 500 * (max(gx) - min(gx)), "half_ap_mm": 500 * (max(gy) - min(gy))}
-    except ValueError:
-        pass
+        gx, gy = parse_geometry(meta.get("geometry_cell_x_m"), meta.get("geometry_cell_y_m"))
+        out["plate"] = {"half_ml_mm": 500 * float(gx.max() - gx.min()), "half_ap_mm": 500 * float(gy.max() - gy.min())}
+    except RecordingError:
+        pass                                # a recording without geometry: no outline
     return out

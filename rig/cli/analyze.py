@@ -5,6 +5,7 @@ import json
 
 import click
 
+from rig.cli.context import load_protocol
 from rig.errors import InputError
 
 
@@ -24,26 +25,14 @@ def _score(protocol_id: str, rec, *, explicit: bool) -> dict | None:
     """The recording scored as one trial of ``protocol_id`` (rig.analysis.protocols.analysis):
     the TrialResult as a dict plus ``scored``. A protocol named on the command line must exist;
     one the recording merely names is skipped (with None) when this machine does not know it."""
-    import os
-    from rig.analysis.protocols import ProtocolError, load_protocols
-    from rig.analysis.protocols.analysis import analyse_trial, cues_from_metadata
-    try:
-        ps = load_protocols(*[f for f in os.environ.get("RIG_PROTOCOLS", "").split(os.pathsep) if f])
-    except ProtocolError as exc:
-        raise click.ClickException(str(exc)) from None
-    proto = ps.get(protocol_id)
+    from rig.analysis.protocols.analysis import analyse_recording
+    proto = load_protocol(protocol_id, required=explicit)
     if proto is None:
-        if explicit:
-            raise click.BadParameter(f"no protocol {protocol_id!r} (known: {', '.join(sorted(ps))})",
-                                     param_hint="--protocol")
         return None
     if rec.t_s is None or rec.fz_n is None:
         raise click.ClickException(f"cannot score as {protocol_id}: the recording needs a time and an Fz column")
-    side = rec.meta.get("side")
-    side = side if side in ("left", "right") else None
-    cues = cues_from_metadata(rec.meta) if proto.kind == "lateral_step_down" else None
-    res = analyse_trial(proto, rec.t_s, rec.fz_n, rec.ml_m * 1000, rec.ap_m * 1000, rec.flags, side=side,
-                        cues=cues, rate_hz=rec.rate_hz, condition=rec.meta.get("condition"))
+    res = analyse_recording(proto, rec.t_s, rec.fz_n, rec.ml_m * 1000, rec.ap_m * 1000, rec.flags, rec.meta,
+                            side=rec.meta.get("side"))
     return {"scored": res.scored, **res.to_dict()}
 
 
@@ -96,7 +85,7 @@ def analyze(file, as_json, fs, lowpass, no_filter, resample, window, ellipse, ge
         out["trial_result"] = result
     out["inputs"]["file"] = str(file)
     out["inputs"]["format"] = rec.meta.get("format")
-    out["inputs"]["protocol"] = protocol or rec.meta.get("protocol")
+    out["inputs"]["protocol"] = proto_id
     for k in ("plate", "side", "started_utc", "calibration"):
         if k in rec.meta:
             out["inputs"][k] = rec.meta[k]

@@ -4,25 +4,10 @@ driver, the acquisition loop with its tare and spike filter, the recording write
 result can be tried without a plate or a browser: ``rig analyze FILE --protocol NAME --json``."""
 from __future__ import annotations
 
-import json
-import os
-
 import click
 
-from rig.cli.context import load_config
+from rig.cli.context import load_config, load_protocol
 from rig.sim.protocols import FAULTS
-
-
-def _protocol(protocol_id: str):
-    from rig.analysis.protocols import ProtocolError, load_protocols
-    try:
-        ps = load_protocols(*[f for f in os.environ.get("RIG_PROTOCOLS", "").split(os.pathsep) if f])
-    except ProtocolError as exc:
-        raise click.ClickException(str(exc)) from None
-    if protocol_id not in ps:
-        raise click.BadParameter(f"no protocol {protocol_id!r} (known: {', '.join(sorted(ps))})",
-                                 param_hint="--protocol")
-    return ps[protocol_id]
 
 
 def simulate_trial(config, proto, side, condition=None, *, seed: int = 0, mass_kg: float = 72.0,
@@ -53,13 +38,13 @@ def simulate_trial(config, proto, side, condition=None, *, seed: int = 0, mass_k
     acq.run(max_seconds=t1 + 0.3)
     samples, raw = np.vstack(rows), np.vstack(counts)
     meta = metadata_from_hello(acq.hello(), protocol=proto.id, side=side or "both")
-    if condition or len(proto.conditions) > 1:
+    if proto.has_named_conditions:
         meta["condition"] = condition or proto.conditions[0].id
     meta["simulated"] = (f"virtual person seed {seed}, {mass_kg:g} kg, hip drop {hip_drop:g}, "
                          f"fault {perf.fault or 'none'}")
     if perf.cues_s:
-        from rig.analysis.protocols.analysis import CUES_KEY
-        meta[CUES_KEY] = json.dumps([round(c, 4) for c in perf.cues_s])
+        from rig.analysis.protocols.analysis import cues_metadata
+        meta.update(cues_metadata(perf.cues_s))
     return samples, raw, meta, perf
 
 
@@ -80,7 +65,7 @@ def simulate(ctx, protocol_id, side, condition, seed, mass_kg, hip_drop, fault, 
     """Record one simulated trial of PROTOCOL as the rig would, into OUTPUT."""
     from pathlib import Path
     from rig.recording.writer import write_recording
-    proto = _protocol(protocol_id)
+    proto = load_protocol(protocol_id)
     if side is None:
         side = next((s for s in proto.sides if s in ("left", "right")), None)
     elif side not in proto.sides:

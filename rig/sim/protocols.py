@@ -72,6 +72,7 @@ class _Timeline:
     def __init__(self, lead_in: list[Phase]):
         self.phases = list(lead_in)
         self.t = 0.0
+        self.lead_s = sum(ph.total_s(None) for ph in lead_in)      #: where Start is, from the empty plate
 
     def add(self, *phases: Phase) -> float:
         for ph in phases:
@@ -117,10 +118,6 @@ def _on_one_leg(s: str, hip_drop: float) -> list[Phase]:
             SingleLeg(s, READY_S, hip_drop=hip_drop)]
 
 
-def _lead_s(phases: list[Phase]) -> float:
-    return sum(ph.total_s(None) for ph in phases)
-
-
 def _single_leg_stance(p, side, condition, rng, record_s, hip_drop, valgus, fault):
     s = _stance_side(side)
     vision, _surface = _vision_surface(p, condition)
@@ -141,7 +138,7 @@ def _single_leg_stance(p, side, condition, rng, record_s, hip_drop, valgus, faul
     tl.fill_to(max(hold_end, tl.t + 1.0), lambda d: SingleLeg(s, d, eyes=vision, hip_drop=hip_drop))
     tl.add(TouchDown(_other(s), "plate"))
     tl.fill_to(record_s + 1.0, lambda d: DoubleStance(d, eyes=vision))
-    return Performance(tl.phases, _lead_s(lead), record_s, None, fault,
+    return Performance(tl.phases, tl.lead_s, record_s, None, fault,
                        {"foot_lift_s": lift + 0.65 * 0.6, "vision": vision})
 
 
@@ -157,7 +154,7 @@ def _quiet_stance(p, side, condition, rng, record_s, hip_drop, valgus, fault):
     else:
         tl.add(DoubleStance(record_s + 1.0, eyes=vision, surface=surface))
         fault = None
-    return Performance(tl.phases, _lead_s(lead), record_s, None, fault, {"vision": vision, "surface": surface})
+    return Performance(tl.phases, tl.lead_s, record_s, None, fault, {"vision": vision, "surface": surface})
 
 
 def _lateral_step_down(p, side, condition, rng, record_s, hip_drop, valgus, fault, cues=None):
@@ -176,7 +173,7 @@ def _lateral_step_down(p, side, condition, rng, record_s, hip_drop, valgus, faul
         tl.fill_to(cue + float(rng.uniform(0.15, 0.35)), lambda d: SingleLeg(s, d, hip_drop=hip_drop))
         tl.add(LateralStepDown(s, duration=move_s, floor_share=float(rng.uniform(0.08, 0.2)), valgus=valgus))
     tl.fill_to(record_s + 1.0, lambda d: SingleLeg(s, d, hip_drop=hip_drop))
-    return Performance(tl.phases, _lead_s(lead), record_s, cues, fault if skip is not None else None,
+    return Performance(tl.phases, tl.lead_s, record_s, cues, fault if skip is not None else None,
                        {"repetitions": len(cues) - (skip is not None)})
 
 
@@ -198,7 +195,7 @@ def _single_leg_squat(p, side, condition, rng, record_s, hip_drop, valgus, fault
                    SingleLeg(s, 0.5, hip_drop=hip_drop))
     # the free foot stays up until the recording ends: a touch-down inside it is a fault
     tl.fill_to(record_s + 1.0, lambda d: SingleLeg(s, d, hip_drop=hip_drop))
-    return Performance(tl.phases, _lead_s(lead), record_s, None, fault if fault == "touch_down" else None,
+    return Performance(tl.phases, tl.lead_s, record_s, None, fault if fault == "touch_down" else None,
                        {"repetitions": reps, "depth_m": depth})
 
 
@@ -220,7 +217,7 @@ def _step_down_landing(p, side, condition, rng, record_s, hip_drop, valgus, faul
         fault = None
     tl.fill_to(max(record_s + 1.0, contact + float(p.params["hold_s"]) + 1.0),
                lambda d: SingleLeg(s, d, hip_drop=hip_drop))
-    return Performance(tl.phases, _lead_s(lead), record_s, None, fault, {"contact_s": contact, "peak_bw": peak_bw})
+    return Performance(tl.phases, tl.lead_s, record_s, None, fault, {"contact_s": contact, "peak_bw": peak_bw})
 
 
 _BUILDERS = {"single_leg_stance": _single_leg_stance, "quiet_stance": _quiet_stance,
@@ -273,6 +270,8 @@ class FollowingPerson:
         inside = (t >= t0) & (t < t1)
         if not np.any(inside):
             return self.idle.truth(t_s)
+        if np.all(inside):          # the read loop's usual case: only the performance is needed
+            return person.truth(t_s - t0 if t.ndim == 0 else t - t0)
         fz, x, y = (np.array(v, dtype=float) for v in np.broadcast_arrays(*self.idle.truth(t)))
         pf, px, py = person.truth(np.where(inside, t - t0, 0.0))
         fz, x, y = np.where(inside, pf, fz), np.where(inside, px, x), np.where(inside, py, y)

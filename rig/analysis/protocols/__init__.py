@@ -123,9 +123,18 @@ class Protocol:
             return self.instructions
 
     def to_dict(self) -> dict:
+        """The protocol as JSON-shaped data (lists, not tuples): ``from_dict`` takes it back."""
         d = asdict(self)
         d.pop("source")
+        for k in ("sides", "end_early_on", "conditions"):
+            d[k] = list(d[k])
         return d
+
+    @property
+    def has_named_conditions(self) -> bool:
+        """Whether the protocol names its conditions (eyes open/closed, foam), rather than the
+        one implicit ``default``: then each trial records which one it was."""
+        return len(self.conditions) > 1 or (len(self.conditions) == 1 and self.conditions[0].id != "default")
 
 
 def _err(src: str, key: str, msg: str) -> ProtocolError:
@@ -235,9 +244,7 @@ def load_protocols(*paths: str | os.PathLike) -> dict[str, Protocol]:
     A table with ``extends = "<id>"`` starts from that protocol's definition.
     """
     protos = default_protocols()
-    raw = {pid: {**p.to_dict(), "conditions": [asdict(c) for c in p.conditions],
-                 "sides": list(p.sides), "end_early_on": list(p.end_early_on)}
-           for pid, p in protos.items()}
+    raw = {pid: p.to_dict() for pid, p in protos.items()}
     if not paths and os.environ.get("RIG_PROTOCOLS"):
         paths = tuple(p for p in os.environ["RIG_PROTOCOLS"].split(os.pathsep) if p)
     for path in paths:

@@ -110,6 +110,32 @@ def cues_from_metadata(meta: dict) -> list[float] | None:
     return [float(x) for x in text.replace(",", " ").split()]
 
 
+def cues_metadata(cues) -> dict:
+    """The recording metadata line :func:`cues_from_metadata` reads back (4 decimals, s)."""
+    return {CUES_KEY: ",".join(f"{float(c):.4f}" for c in cues)}
+
+
+def recording_rate_hz(meta) -> float | None:
+    """The converter's rate a recording carries (``# rate_hz``), or None when it has none."""
+    try:
+        rate = float((meta or {}).get("rate_hz") or 0)
+    except (TypeError, ValueError):
+        return None
+    return rate if math.isfinite(rate) and rate > 0 else None
+
+
+def analyse_recording(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags, meta, *, side=None,
+                      body_weight_n=None) -> TrialResult:
+    """:func:`analyse_trial` of a stored recording, with what its metadata says: the converter's
+    rate, a step-down's metronome cues, the condition and whether it was a practice trial."""
+    meta = meta or {}
+    cues = cues_from_metadata(meta) if protocol.kind == "lateral_step_down" else None
+    return analyse_trial(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags,
+                         side=side if side in ("left", "right") else None, body_weight_n=body_weight_n,
+                         cues=cues, rate_hz=recording_rate_hz(meta), condition=meta.get("condition"),
+                         practice=str(meta.get("practice", "")).lower() == "true")
+
+
 def analyse_trial(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags=None, *, side=None,
                   body_weight_n=None, condition=None, trial=None, practice=False,
                   cues=None, rate_hz=None) -> TrialResult:
