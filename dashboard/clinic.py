@@ -63,9 +63,9 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(audit_log.bp)   # the admin's page over that log
     openapi.init_app(app)        # /api/openapi.json, request validation, JSON errors under /api/
 
-    from dashboard import protocols, units
+    from dashboard import palette, protocols, units
 
     @app.context_processor
     def _helpers():
         return {"unit_label": units.label, "unit_fmt": units.fmt, "unit_of": units.unit,
-                "protocol_title": protocols.title_for}
+                "protocol_title": protocols.title_for, "side_colour": palette.side}

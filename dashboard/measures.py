@@ -19,7 +19,7 @@ import math
 import numpy as np
 
 from rig.analysis.metrics.positional import ellipse
-from rig.analysis.change import REAL_DECLINE, REAL_IMPROVEMENT, mdc95, published_sem
+from rig.analysis.change import mdc95, published_sem
 from rig.analysis.symmetry import DIRECTIONS
 
 from rig.hw.flags import Flag
@@ -158,10 +158,6 @@ def ellipse_95(x, y) -> tuple[float, float, float, float, float]:
 
 
 # --- change over weeks ------------------------------------------------------------------
-
-#: The one colour code of a change label (web trend dots, chips and the PDF).
-LABEL_COLOURS = {REAL_IMPROVEMENT: "#2ca02c", REAL_DECLINE: "#d62728"}
-
 
 def mdc_for(key: str, overrides: dict | None = None) -> tuple[float | None, bool]:
     """(MDC95 in the key's unit, lower_is_better): the clinic's setting, else the MDC95 of a

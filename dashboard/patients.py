@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from wtforms import FloatField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Regexp
 
-from dashboard import measures, protocols, trials, units
+from dashboard import measures, palette, protocols, trials, units
 from dashboard.auth import clinic_gate, role_required
 from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient, Trial
@@ -187,14 +187,11 @@ def history(patient: Patient) -> dict:
                                  "label": c["label"] if c else "insufficient data",
                                  "delta": c["change"] if c else v - base, "mdc95": c["mdc95"] if c else None})
             sides[side] = {"baseline": base, "points": labelled}
+        head = protocols.headline_for(group) or measures.HEADLINE     # the protocol's own result card
         trends.append({"protocol": group, "key": key, "mdc": mdc, "lower_is_better": lower_better,
-                       "sides": sides, "headline": key in measures.HEADLINE})
-    order = {k: i for i, k in enumerate(measures.HEADLINE)}
-    trends.sort(key=lambda tr: (tr["protocol"], order.get(tr["key"], 99), tr["key"]))
+                       "sides": sides, "headline": key in head, "order": head.index(key) if key in head else 99})
+    trends.sort(key=lambda tr: (tr["protocol"], tr["order"], tr["key"]))
     return {"trends": trends}
-
-
-SIDE_COLOURS = {"left": "#1f77b4", "right": "#d62728", "both": "#2ca02c"}
 
 
 def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 170) -> str:
@@ -228,7 +225,7 @@ def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 
     out = [f'<svg class="trend" viewBox="0 0 {width} {height}" role="img" '
            f'aria-label="{units.label(key)} over time">']
     for side, lo, hi in bands:
-        c = SIDE_COLOURS.get(side, "#888")
+        c = palette.side(side)
         y_hi, y_lo = pad_t + (v1 - hi) * sy, pad_t + (v1 - lo) * sy
         out.append(f'<rect x="{pad_l}" y="{y_hi:.1f}" width="{W}" height="{max(y_lo - y_hi, 1):.1f}" '
                    f'fill="{c}" fill-opacity="0.10"><title>{side}: baseline ± MDC</title></rect>')
@@ -238,13 +235,13 @@ def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 
     out.append(f'<text x="{width - pad_r}" y="{height - 4}" text-anchor="end" class="ax">'
                f'{datetime.fromtimestamp(t1, timezone.utc):%Y-%m-%d}</text>')
     for side, pts in per_side.items():
-        c = SIDE_COLOURS.get(side, "#888")
+        c = palette.side(side)
         coords = [(pad_l + (t - t0) * sx, pad_t + (v1 - v) * sy, v, p) for t, v, p in pts if v is not None]
         if len(coords) > 1:
             out.append(f'<polyline fill="none" stroke="{c}" stroke-width="1.5" points="'
                        + " ".join(f"{x:.1f},{y:.1f}" for x, y, _, _ in coords) + '"/>')
         for x, y, v, p in coords:
-            fill = measures.LABEL_COLOURS.get(p["label"], "#fff")
+            fill = palette.LABEL_COLOURS.get(p["label"], "#fff")
             shown = f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{fill}" stroke="{c}">'
                        f'<title>{side} {p["t"]:%Y-%m-%d}: {shown} {unit} — {p["label"]}</title></circle>')

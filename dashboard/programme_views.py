@@ -216,7 +216,7 @@ def outcome_figure(outcome: dict):
     y -= 0.022
     rows = [r for r in outcome["rows"] if r["headline"] or r["label"].startswith("real")] or outcome["rows"]
     bm = outcome["body_mass_kg"]
-    colours = measures.LABEL_COLOURS
+    from dashboard.palette import LABEL_COLOURS as colours
     for r in rows[:38]:
         k = r["key"]
         conv = lambda v: units.fmt(k, v, bm) if v is not None else "–"  # noqa: E731

@@ -26,7 +26,8 @@ from dashboard import measures, protocols, recordings, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient
-from dashboard.patients import SIDE_COLOURS, history
+from dashboard.palette import LABEL_COLOURS, SIDE_COLOURS
+from dashboard.patients import history
 from dashboard.settings import get_setting
 from dashboard.trials import left_right, load_samples
 from rig.signal.plate import G
@@ -172,7 +173,7 @@ def _trend_pages(pdf, patient: Patient) -> None:
                 for p, t_, v in zip(s["points"], ts, vs):
                     if p["label"].startswith("real"):
                         ax.annotate("▲" if "decline" in p["label"] else "★", (t_, v), fontsize=7,
-                                    color=measures.LABEL_COLOURS.get(p["label"], "#000"),
+                                    color=LABEL_COLOURS.get(p["label"], "#000"),
                                     xytext=(0, 5), textcoords="offset points", ha="center")
             ax.set_title(f"{protocols.title_for(tr['protocol'])}: {units.label(key)} — band: baseline ± MDC; ★ real improvement, "
                          "▲ real decline", fontsize=8)

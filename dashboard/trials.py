@@ -156,6 +156,8 @@ def left_right(session: ClinicSession) -> list[dict]:
                          "asymmetry_pct": sym.get("si_pct") or 0.0,    # (L − R) / mean, for the report's bars
                          "k_left": sides["left"]["k_trials"], "k_right": sides["right"]["k_trials"]})
     head = protocols.headline_for(session.protocol) or measures.HEADLINE
+    for r in rows:
+        r["headline"] = r["key"] in head
     rows.sort(key=lambda r: (head.index(r["key"]) if r["key"] in head else 99, r["key"]))
     return rows
 

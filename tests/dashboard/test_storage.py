@@ -123,7 +123,10 @@ def test_real_change_labels_one_rule_and_one_vocabulary():
     assert label_change(3.5, 3, 0) == "real change"
     assert label_change(3.5, None, 1) == label_change(None, 3, 1) == "insufficient data"
     assert mdc95(sem_from_mdc(4.2)) == pytest.approx(4.2)
-    assert set(measures.LABEL_COLOURS) <= set(LABELS)
+    from dashboard import palette
+    assert set(palette.LABEL_COLOURS) <= set(LABELS)
+    # one colour, one meaning: no side is drawn in a change label's colour
+    assert not set(palette.SIDE_COLOURS.values()) & set(palette.LABEL_COLOURS.values())
     # no published SEM and no setting: the placeholder; a clinic's setting wins
     assert measures.mdc_for("mean_velocity_mm_s") == measures.DEFAULT_MDC["mean_velocity_mm_s"]
     assert measures.mdc_for("mean_velocity_mm_s", {"mean_velocity_mm_s": [4.5, False]}) == (4.5, False)

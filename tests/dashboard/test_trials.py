@@ -1,6 +1,7 @@
 """Trials: storing from samples/uploads/the live source, the protocol analysis (events, scored
 window, measures, faults; a failed analysis stored and shown), results page, redo, left/right, API."""
 import functools
+import re
 import threading
 import time
 from io import BytesIO
@@ -128,6 +129,18 @@ def test_session_page_left_right_comparison(app, client, session_id):
         g = want["protocols"]["single_leg_stance"]
         assert rows["mean_velocity_mm_s"]["left"] == g["sides"]["left"]["measures"]["mean_velocity_mm_s"]["mean"]
         assert rows["mean_velocity_mm_s"]["lsi_pct"] == g["lsi"]["mean_velocity_mm_s"]["lsi_pct"]
+    # L/R bars for the protocol's headline measures: the larger side fills its track, the
+    # other is drawn to scale, each in its side's colour; everything else behind "All measures"
+    from dashboard import palette, protocols
+    bars = page.split('id="lr-bars"')[1].split("</details>")[0]
+    drawn = re.findall(r'data-key="([a-z0-9_]+)"', bars.split("<details>")[0])
+    assert drawn and set(drawn) <= set(protocols.headline_for("single_leg_stance"))
+    vel = bars.split('data-key="mean_velocity_mm_s"')[1].split('class="lr-row"')[0]
+    widths = [float(w) for w in re.findall(r"width: ([0-9.]+)%", vel)]
+    assert widths == pytest.approx([100 * min(lv, rv) / max(lv, rv) if lv < rv else 100.0,
+                                    100.0 if lv < rv else 100 * rv / lv], abs=0.06)
+    assert palette.side("left") in vel and palette.side("right") in vel
+    assert "<details><summary>All measures" in page and 'id="left-right-table"' in page.split("<details>")[1]
     r = client.post(f"/sessions/{session_id}", data={"notes": "tired today"})
     assert r.status_code == 302 and "tired today" in client.get(f"/sessions/{session_id}").get_data(as_text=True)
     run = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
