@@ -1,7 +1,9 @@
 """`rig demo --with-history`: one clearly labelled demo patient with six weeks behind them.
 
 Every number comes from the virtual person (rig.sim.protocols), none is written here: each
-week a single-leg stance, a lateral step-down and a step-down landing session, both sides,
+week a single-leg stance, a lateral step-down and a step-down landing session, each with its
+protocol's scored trials on both sides (so the within-session MDC exists where the protocol
+repeats trials),
 performed by one person (the patient's mass, a seed of their own) whose left hip drop eases
 week by week as it does in ``dashboard.simperson`` (the same rule the live demo uses), plus a
 six-week hip-strengthening programme with the home sessions ticked. The trials go through
@@ -56,15 +58,21 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
                                   involved_side=p.involved_side, notes=f"simulated week {w + 1}")
                 db.add(s)
                 db.commit()
-                for j, side in enumerate(("left", "right")):
+                # the protocol's scored trials per side, sides alternating, under its first
+                # condition (single-leg stance: eyes open), as the run page would guide them
+                cond = proto.conditions[0].id if proto.has_named_conditions else None
+                order = [side for _ in range(proto.scored_trials) for side in ("left", "right")]
+                for j, side in enumerate(order):
                     seed = 7919 * (w + 1) + 101 * k + j
-                    perf = perform(proto, side, seed=seed, hip_drop=simperson.hip_drop(p, s, side))
+                    perf = perform(proto, side, cond, seed=seed, hip_drop=simperson.hip_drop(p, s, side))
                     person = person_for(perf, mass_kg=MASS_KG, seed=seed)
                     samples = sample_performance(perf, person, config, seed=seed)
                     meta = metadata_from_hello(hello, simulated=f"virtual person seed {seed} (demo history)")
                     if perf.cues_s:
                         meta.update(cues_metadata(perf.cues_s))
-                    store.store(s, side, samples, meta=meta, started_at=s.started_at + timedelta(minutes=2 + 3 * j))
+                    if cond is not None:
+                        meta["condition"] = cond
+                    store.store(s, side, samples, meta=meta, started_at=s.started_at + timedelta(minutes=1 + j))
         _programme(db, p, first)
         return p.id
 

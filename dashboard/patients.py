@@ -264,7 +264,9 @@ def detail(patient_id: int):
         last = {side: s["points"][-1] for side, s in tr["sides"].items()}
         tr["last"] = last
     notes = db.scalars(select(Note).where(Note.patient_id == p.id).order_by(Note.created_at.desc())).all()
+    from dashboard.summary import patient_summary
     return render_template("patients/detail.html", patient=p, sessions=sessions, trends=hist["trends"],
+                           glance=patient_summary(p, hist),
                            notes=notes, note_form=NoteForm(), session_form=NewSessionForm(),
                            protocols=protocols.available())
 

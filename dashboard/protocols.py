@@ -59,7 +59,9 @@ def _read_menu() -> list[ProtocolInfo]:
 
 
 def get(name: str) -> ProtocolInfo | None:
-    return next((p for p in available() if p.name == name), None)
+    """The protocol ``name``; a session summary's group ("protocol/condition") names its protocol."""
+    pid = name.split("/", 1)[0]
+    return next((p for p in available() if p.name == pid), None)
 
 
 def headline_for(protocol_id: str) -> tuple[str, ...]:
@@ -71,6 +73,11 @@ def headline_for(protocol_id: str) -> tuple[str, ...]:
 
 
 def title_for(protocol_id: str) -> str:
-    """The protocol's name as the clinic reads it (its id only when it is not known here)."""
+    """The protocol's name as the clinic reads it (its id only when it is not known here); a
+    group "protocol/condition" adds the condition's name ("Single-leg stance · eyes closed")."""
     info = get(protocol_id)
-    return info.title if info is not None else protocol_id
+    if info is None:
+        return protocol_id
+    cond = protocol_id.split("/", 1)[1] if "/" in protocol_id else None
+    named = {c.id: c.label for c in getattr(info._proto, "conditions", ())}
+    return f"{info.title} · {named.get(cond, cond.replace('_', ' '))}" if cond else info.title

@@ -13,16 +13,20 @@ from __future__ import annotations
 
 import io
 import math
+import textwrap
 from datetime import datetime, timezone
 
 import numpy as np
 from flask import Blueprint, Response, request
+from flask_login import current_user
 from matplotlib.backends.backend_pdf import FigureCanvasPdf, PdfPages
+from matplotlib.dates import DateFormatter
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from matplotlib.patches import Ellipse
 from sqlalchemy import select
 
-from dashboard import measures, protocols, recordings, units
+from dashboard import measures, protocols, recordings, summary, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient
@@ -36,7 +40,8 @@ bp = Blueprint("reports", __name__)
 bp.before_request(clinic_gate)
 
 A4 = (8.27, 11.69)
-LANDING_WORDS = ("landing", "drop", "hop")
+#: A text line of the letter, per point of font size, in its axes' height (0.9 of A4: 10.5 in).
+LINE_STEP = 1.4 / 72 / (0.9 * A4[1])
 
 
 def _page(pdf: PdfPages, fig: Figure) -> None:
@@ -44,42 +49,35 @@ def _page(pdf: PdfPages, fig: Figure) -> None:
     pdf.savefig(fig)
 
 
-def _cover(pdf, patient: Patient, session: ClinicSession | None, notes: list[Note] | None, title: str) -> None:
+def _cover(pdf, patient: Patient, session: ClinicSession | None, title: str) -> None:
+    """A session's first page: what was tested when, and every trial's headline measures."""
     fig = Figure(figsize=A4)
-    ax = fig.add_axes([0.08, 0.05, 0.84, 0.9])
+    ax = fig.add_axes([0.07, 0.04, 0.86, 0.92])
     ax.axis("off")
-    lines = [(get_setting("clinic_name") or "StepPlate clinic", 16, "bold"), (title, 13, "normal"), ("", 8, "normal"),
-             (f"Patient ID: {patient.code}", 11, "normal"),
-             (f"Body mass: {patient.body_mass_kg:g} kg    Dominant leg: {patient.dominant_leg}", 11, "normal"),
-             (f"Report date: {datetime.now(timezone.utc):%Y-%m-%d}", 11, "normal")]
-    if session is not None:
-        lines.append((f"Session: {session.started_at:%Y-%m-%d %H:%M} — protocol {session.protocol}", 11, "normal"))
-    y = 0.97
-    for text, size, weight in lines:
-        ax.text(0, y, text, fontsize=size, weight=weight, va="top")
+    y = _header(ax, patient, title)
+    if session is None:
+        ax.text(0, y, "No sessions yet.", fontsize=10, va="top")
+    else:
+        ax.text(0, y, f"{protocols.title_for(session.protocol)} — {session.started_at:%Y-%m-%d %H:%M}"
+                f" (involved side: {session.involved_side})", fontsize=11, weight="bold", va="top")
         y -= 0.035
-    if session is not None:
-        y -= 0.02
-        ax.text(0, y, "Trials", fontsize=12, weight="bold", va="top")
-        y -= 0.03
+        head = protocols.headline_for(session.protocol) or measures.HEADLINE
         for t in session.trials:
             r = t.result_map()
-            parts = [f"{units.label(k)} {units.fmt(k, r[k], t.body_mass_kg)}" for k in measures.HEADLINE[:3] if k in r]
-            flag = "" if t.status == "ok" else " (set aside: redo)"
-            ax.text(0, y, f"#{t.id} {t.side}{flag}: " + "; ".join(parts), fontsize=8.5, va="top")
+            parts = [f"{units.label(k)} {units.fmt(k, r[k], t.body_mass_kg)} {units.unit(k)}".rstrip()
+                     for k in head[:3] if k in r]
+            an = measures.analysis_summary(t.quality)
+            flag = (" (set aside: redo)" if t.status != "ok" else
+                    " (practice)" if an.get("practice") else
+                    f" (not scored: {', '.join(an.get('faults') or []).replace('_', ' ')})" if an.get("ok") and not an.get("scored")
+                    else "")
+            ax.text(0, y, f"Trial {t.id}, {t.side}{flag}: " + "; ".join(parts), fontsize=8.5, va="top")
             y -= 0.022
             if t.quality.get("warnings"):
                 ax.text(0.03, y, "quality: " + "; ".join(t.quality["warnings"]), fontsize=8, color="#b00", va="top")
                 y -= 0.022
-            if y < 0.3:
+            if y < 0.08:
                 break
-    if notes:
-        y -= 0.02
-        ax.text(0, y, "Clinical notes", fontsize=12, weight="bold", va="top")
-        y -= 0.03
-        for n in notes[-8:]:
-            ax.text(0, y, f"{n.created_at:%Y-%m-%d}: {n.text[:140]}", fontsize=8.5, va="top", wrap=True)
-            y -= 0.025
     footer = get_setting("report_footer") or ""
     ax.text(0, 0.0, footer + "  Units: cm, cm/s, % body weight. StepPlate force plate.", fontsize=7, color="#555")
     _page(pdf, fig)
@@ -87,7 +85,8 @@ def _cover(pdf, patient: Patient, session: ClinicSession | None, notes: list[Not
 
 def _trial_pages(pdf, session: ClinicSession) -> None:
     trials = [t for t in session.trials if t.status == "ok"]
-    landing = any(w in session.protocol for w in LANDING_WORDS)
+    info = protocols.get(session.protocol)
+    landing = info is not None and info.kind == "step_down_landing"
     for chunk in range(0, len(trials), 2):
         fig = Figure(figsize=A4)
         gs = fig.add_gridspec(4, 2, hspace=0.55, wspace=0.3)
@@ -132,22 +131,28 @@ def _trial_pages(pdf, session: ClinicSession) -> None:
 
 
 def _left_right_page(pdf, session: ClinicSession, body_mass: float) -> None:
-    rows = left_right(session)
+    """Left vs right bars of the session's headline measures, with the LSI (involved ÷
+    uninvolved) the web's session page shows."""
+    rows = [r for r in left_right(session) if r["headline"]][:8]
     if not rows:
         return
-    rows = rows[:8]
     fig = Figure(figsize=(A4[0], A4[1] / 2))
     n = len(rows)
     cols = min(4, n)
     nrows = math.ceil(n / cols)
+    involved = session.involved_side if session.involved_side in ("left", "right") else None
     for i, r in enumerate(rows):
         ax = fig.add_subplot(nrows, cols, i + 1)
         lv, rv = units.to_display(r["key"], r["left"], body_mass), units.to_display(r["key"], r["right"], body_mass)
-        ax.bar(["left", "right"], [lv or 0, rv or 0], color=[SIDE_COLOURS["left"], SIDE_COLOURS["right"]])
-        ax.set_title(units.label(r["key"]), fontsize=7)
+        names = [f"{sd}{' (inv.)' if sd == involved else ''}" for sd in ("left", "right")]
+        ax.bar(names, [abs(lv or 0), abs(rv or 0)], color=[SIDE_COLOURS["left"], SIDE_COLOURS["right"]])
+        title = units.label(r["key"]) + (f" · {r['condition']}" if r["condition"] else "")
+        ax.set_title(title + (f" ({units.unit(r['key'])})" if units.unit(r["key"]) else ""), fontsize=7, wrap=True)
         ax.tick_params(labelsize=7)
-        ax.text(0.5, 0.95, f"asym {r['asymmetry_pct']:+.0f}%", transform=ax.transAxes, ha="center", va="top", fontsize=7)
-    fig.suptitle("Left vs right", fontsize=11)
+        if r["lsi_pct"] is not None:
+            ax.text(0.5, 0.95, f"LSI {r['lsi_pct']:.0f} %", transform=ax.transAxes, ha="center", va="top", fontsize=7)
+    fig.suptitle("Left vs right — LSI: " + (f"involved {involved} ÷ uninvolved" if involved else "left ÷ right"),
+                 fontsize=11)
     fig.tight_layout()
     _page(pdf, fig)
 
@@ -184,14 +189,100 @@ def _trend_pages(pdf, patient: Patient) -> None:
         _page(pdf, fig)
 
 
-def build_pdf(patient: Patient, session: ClinicSession | None, referral: bool = False,
-              trends: bool = True) -> bytes:
-    db = get_db()
-    notes = (db.scalars(select(Note).where(Note.patient_id == patient.id).order_by(Note.created_at)).all()
-             if referral else None)
+def _header(ax, patient: Patient, title: str, y: float = 0.99) -> float:
+    """Clinic, title and the patient's line at the top of a page; returns where text goes on."""
+    ax.text(0, y, get_setting("clinic_name") or "StepPlate clinic", fontsize=15, weight="bold", va="top")
+    ax.text(1, y, f"{datetime.now(timezone.utc):%Y-%m-%d}", fontsize=10, ha="right", va="top")
+    ax.text(0, y - 0.035, title, fontsize=12, va="top")
+    ax.text(0, y - 0.065, f"Patient ID {patient.code} · {patient.body_mass_kg:g} kg · involved side: "
+            f"{patient.involved_side} · dominant leg: {patient.dominant_leg}", fontsize=9.5, va="top")
+    return y - 0.1
+
+
+def _summary_page(pdf, patient: Patient, blocks: list[dict]) -> None:
+    """Page 1 of the patient report: every test the patient did, its headline measures left and
+    right (clinic units), the symmetry of the latest session and each side's change since the
+    first session against the MDC, with a small trend of the first measure."""
+    fig = Figure(figsize=A4)
+    ax = fig.add_axes([0.06, 0.04, 0.88, 0.92])
+    ax.axis("off")
+    y = _header(ax, patient, "Balance and landing report — summary")
+    if not blocks:
+        ax.text(0, y, "No scored results yet.", fontsize=10, va="top")
+    involved = patient.involved_side if patient.involved_side in ("left", "right") else None
+    bm = patient.body_mass_kg
+    band = min(0.16, (y - 0.05) / max(1, len(blocks)))
+    cols = (0.0, 0.29, 0.37, 0.45, 0.51, 0.66)
+    heads = ("Latest session", "Left", "Right", "LSI",
+             *(f"Change, {sd}{' (inv.)' if sd == involved else ''}" for sd in ("left", "right")))
+    for b in blocks[:6]:
+        ax.text(0, y, b["title"], fontsize=11, weight="bold", va="top")
+        ax.text(0.79, y, f"{b['n_sessions']} session{'s' if b['n_sessions'] != 1 else ''}, "
+                f"{b['first']:%d %b} – {b['last']:%d %b %Y}", fontsize=7.5, color="#444", va="top", ha="right")
+        yy = y - 0.022
+        for x, h in zip(cols, heads):
+            ax.text(x, yy, h, fontsize=7, weight="bold", color="#444", va="top")
+        yy -= 0.017
+        for m in b["measures"]:
+            sides = m["sides"]
+            ax.text(cols[0], yy, m["label"][:40], fontsize=7.5, va="top")
+            both = "both" in sides and "left" not in sides
+            for x, sd in ((cols[1], "left"), (cols[2], "right")):
+                v = sides.get("both" if both else sd)
+                if both and sd == "right":
+                    v = None
+                ax.text(x, yy, "–" if v is None else units.fmt(m["key"], v["latest"], bm), fontsize=7.5, va="top",
+                        color=SIDE_COLOURS["both" if both else sd])
+            ax.text(cols[3], yy, "–" if m["lsi_pct"] is None else f"{m['lsi_pct']:.0f} %", fontsize=7.5, va="top")
+            for x, sd in ((cols[4], "left"), (cols[5], "right")):
+                v = sides.get("both" if both else sd) if not (both and sd == "right") else None
+                if v is None:
+                    continue
+                ax.text(x, yy, v["word"], fontsize=7.5, va="top", color=LABEL_COLOURS.get(v["label"], "#000"))
+            yy -= 0.016
+        _mini_trend(fig, b, patient, top=0.04 + 0.92 * y, height=0.92 * band * 0.7)
+        y -= band
+    ax.text(0, 0.0, "LSI: limb symmetry index, involved ÷ uninvolved side (left ÷ right when no involved side is "
+            "recorded). Change: latest session against the first. Real improvement / real decline: the change is "
+            "larger than the minimal detectable change (MDC95); within noise: it is not; insufficient data: no MDC "
+            "for the measure yet (repeat trials, or set the clinic's MDC). Units: cm, cm/s, % body weight.",
+            fontsize=6.5, color="#555", wrap=True)
+    _page(pdf, fig)
+
+
+def _mini_trend(fig: Figure, block: dict, patient: Patient, top: float, height: float) -> None:
+    """The block's first headline measure that is not a count over the sessions, per side,
+    with baseline ± MDC."""
+    m = next((m for m in block["measures"] if not units.is_count(m["key"])), None)
+    if m is None:
+        return
+    if max(s["n"] for s in m["sides"].values()) < 2:
+        return
+    ax = fig.add_axes([0.79, top - height - 0.01, 0.18, height])
+    for side, s in m["sides"].items():
+        c = SIDE_COLOURS.get(side, "k")
+        ax.plot([t for t, _ in s["points"]], [units.to_display(m["key"], v, patient.body_mass_kg) for _, v in s["points"]],
+                "-o", ms=2.5, lw=1, color=c, label=side)
+        if s["mdc95"] is not None:
+            lo = units.to_display(m["key"], s["baseline"] - s["mdc95"], patient.body_mass_kg)
+            hi = units.to_display(m["key"], s["baseline"] + s["mdc95"], patient.body_mass_kg)
+            if lo is not None and hi is not None:
+                ax.axhspan(min(lo, hi), max(lo, hi), color=c, alpha=0.1)
+    ax.set_title(m["label"], fontsize=6.5)
+    ax.tick_params(labelsize=5.5)
+    ax.xaxis.set_major_locator(MaxNLocator(3))
+    ax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+    ax.legend(fontsize=5.5, loc="best")
+
+
+def build_pdf(patient: Patient, session: ClinicSession | None, trends: bool = True) -> bytes:
+    """The patient report (``trends``): a one-page summary of every test, the trends, the
+    programme, then the latest session in detail; without ``trends``: one session's report."""
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"Title": f"StepPlate report {patient.code}", "Creator": "StepPlate"}) as pdf:
-        _cover(pdf, patient, session, notes, "Referral report" if referral else "Balance and landing report")
+        if trends:
+            _summary_page(pdf, patient, summary.patient_summary(patient))
+        _cover(pdf, patient, session, "Latest session" if trends else "Balance and landing report")
         if session is not None:
             _trial_pages(pdf, session)
             _left_right_page(pdf, session, patient.body_mass_kg)
@@ -199,6 +290,63 @@ def build_pdf(patient: Patient, session: ClinicSession | None, referral: bool = 
             _trend_pages(pdf, patient)
             _programme_page(pdf, patient)
     return buf.getvalue()
+
+
+def build_referral(patient: Patient, author: str | None = None) -> bytes:
+    """The referral letter: a short document of its own (one page, two at most) for a doctor
+    or another therapist — who, why, what was measured, what changed, the exercise block and
+    the clinical notes; no raw measures."""
+    db = get_db()
+    notes = db.scalars(select(Note).where(Note.patient_id == patient.id).order_by(Note.created_at)).all()
+    blocks = summary.patient_summary(patient)
+    from dashboard.programme_views import programme_outcome
+    outcome = programme_outcome(patient.id)
+    paragraphs: list[tuple[str, float, str]] = [
+        ("Re: patient " + patient.code, 11, "bold"),
+        ("Dear colleague,", 10, "normal"),
+        (f"This patient has been assessed on our StepPlate force plate ({len(blocks)} test"
+         f"{'s' if len(blocks) != 1 else ''}; involved side: {patient.involved_side}). "
+         "The findings below compare each side's latest result with the first session; a change is called "
+         "real only when it is larger than the minimal detectable change (MDC95) of the measure.", 10, "normal")]
+    for b in blocks:
+        paragraphs.append((f"{b['title']} ({b['n_sessions']} session{'s' if b['n_sessions'] != 1 else ''}, "
+                           f"{b['first']:%d %b %Y} – {b['last']:%d %b %Y})", 10, "bold"))
+        paragraphs += [("• " + s, 9, "normal") for s in summary.sentences(b, patient)]
+    if outcome["status"] != "no programme":
+        pr = outcome["programme"]
+        paragraphs.append(("Exercise programme", 10, "bold"))
+        adherence = f"{pr['adherence_pct']:.0f} %" if pr.get("adherence_pct") is not None else "not recorded"
+        paragraphs.append((f"{pr['title']}: {pr['weeks']} weeks × {pr['sessions_per_week']} sessions from "
+                           f"{pr['start_date']}; {pr['done_to_date']} of {pr['prescribed_total']} sessions done "
+                           f"(adherence {adherence}); retest: {outcome['status']}.", 9, "normal"))
+    if notes:
+        paragraphs.append(("Clinical notes", 10, "bold"))
+        paragraphs += [(f"{n.created_at:%d %b %Y}: {n.text}", 9, "normal") for n in notes[-6:]]
+    paragraphs += [("Kind regards,", 10, "normal"), (author or "", 10, "normal"),
+                   (get_setting("clinic_name") or "StepPlate clinic", 10, "normal")]
+    buf = io.BytesIO()
+    with PdfPages(buf, metadata={"Title": f"StepPlate referral {patient.code}", "Creator": "StepPlate"}) as pdf:
+        fig, ax, y = _letter_page(patient)
+        for text, size, weight in paragraphs:
+            for line in textwrap.wrap(text, width=int(112 * 9 / size)) or [""]:
+                if y < 0.06:                           # a second page, never a cut
+                    _page(pdf, fig)
+                    fig, ax, y = _letter_page(patient)
+                ax.text(0, y, line, fontsize=size, weight=weight, va="top")
+                y -= LINE_STEP * size
+            y -= 0.008
+        footer = get_setting("report_footer") or ""
+        ax.text(0, 0.0, footer + "  Measured with a StepPlate force plate; units cm, cm/s, % body weight.",
+                fontsize=7, color="#555")
+        _page(pdf, fig)
+    return buf.getvalue()
+
+
+def _letter_page(patient: Patient):
+    fig = Figure(figsize=A4)
+    ax = fig.add_axes([0.1, 0.05, 0.8, 0.9])
+    ax.axis("off")
+    return fig, ax, _header(ax, patient, "Referral letter") - 0.01
 
 
 def _programme_page(pdf: PdfPages, patient: Patient) -> None:
@@ -219,11 +367,12 @@ def _pdf_response(data: bytes, filename: str) -> Response:
 def patient_report(patient_id: int):
     db = get_db()
     p = get_or_404(Patient, patient_id)
+    if request.args.get("referral") == "1":
+        return _pdf_response(build_referral(p, getattr(current_user, "username", None)),
+                             f"stepplate_{p.code}_referral.pdf")
     last = db.scalar(select(ClinicSession).where(ClinicSession.patient_id == p.id)
                      .order_by(ClinicSession.started_at.desc()).limit(1))
-    referral = request.args.get("referral") == "1"
-    return _pdf_response(build_pdf(p, last, referral=referral),
-                         f"stepplate_{p.code}_{'referral' if referral else 'report'}.pdf")
+    return _pdf_response(build_pdf(p, last), f"stepplate_{p.code}_report.pdf")
 
 
 @bp.route("/sessions/<int:session_id>/report.pdf")

@@ -19,7 +19,7 @@ from dashboard import livefeed, protocols
 log = logging.getLogger("dashboard")
 
 HIP_DROP_START = 0.6        #: the weak side's hip drop at the first session (0-1)
-HIP_DROP_PER_WEEK = 0.07    #: how much it eases per week of the programme
+HIP_DROP_PER_WEEK = 0.1     #: how much it eases per week of the programme
 HIP_DROP_FLOOR = 0.1        #: what is left after the block
 OTHER_SIDE_HIP_DROP = 0.05
 

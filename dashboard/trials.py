@@ -145,20 +145,21 @@ def left_right(session: ClinicSession) -> list[dict]:
     involved = session.involved_side if session.involved_side in ("left", "right") else None
     summary = summarise_session(results, involved=involved)
     rows = []
-    for group in summary["protocols"].values():
+    for name, group in summary["protocols"].items():
         sides = group["sides"]
+        # a protocol run under several conditions: one row per condition, named
+        cond = protocols.title_for(name).split(" · ", 1)[1] if "/" in name else None
         for k, sym in group["lsi"].items():
             lv, rv = sides["left"]["measures"][k]["mean"], sides["right"]["measures"][k]["mean"]
             if lv is None or rv is None:
                 continue
-            rows.append({"key": k, "left": lv, "right": rv, "lsi_pct": sym.get("lsi_pct"),
+            rows.append({"key": k, "group": name, "condition": cond, "left": lv, "right": rv, "lsi_pct": sym.get("lsi_pct"),
                          "si_pct": sym.get("si_pct"), "worse_side": sym.get("worse_side"),
-                         "asymmetry_pct": sym.get("si_pct") or 0.0,    # (L − R) / mean, for the report's bars
                          "k_left": sides["left"]["k_trials"], "k_right": sides["right"]["k_trials"]})
     head = protocols.headline_for(session.protocol) or measures.HEADLINE
     for r in rows:
         r["headline"] = r["key"] in head
-    rows.sort(key=lambda r: (head.index(r["key"]) if r["key"] in head else 99, r["key"]))
+    rows.sort(key=lambda r: (r["group"], head.index(r["key"]) if r["key"] in head else 99, r["key"]))
     return rows
 
 

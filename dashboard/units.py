@@ -80,11 +80,15 @@ NAMES = {
 }
 
 
+def name(key: str) -> str:
+    """What a clinician calls the measure, without its unit: "Sway velocity"."""
+    return NAMES.get(key) or split_key(key)[0].replace("_", " ").strip().capitalize()
+
+
 def label(key: str) -> str:
-    base = split_key(key)[0]
+    """The measure's name with its clinic unit: "Sway velocity (cm/s)"."""
     unit = _unit_of(key)[1]
-    name = NAMES.get(key) or base.replace("_", " ").strip().capitalize()
-    return f"{name} ({unit})" if unit else name
+    return f"{name(key)} ({unit})" if unit else name(key)
 
 
 def unit(key: str) -> str:

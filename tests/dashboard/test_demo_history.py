@@ -30,14 +30,14 @@ def test_six_weeks_of_scored_sessions_made_by_the_person(app, client, seeded):
         sessions = db.query(ClinicSession).filter_by(patient_id=p.id).all()
         assert len(sessions) == WEEKS * len(PROTOCOLS)
         trials = db.query(Trial).join(ClinicSession).filter(ClinicSession.patient_id == p.id).all()
-        assert len(trials) == 2 * len(sessions)
+        from rig.analysis.protocols import get as get_protocol   # each protocol's scored trials, both sides
+        assert len(trials) == WEEKS * sum(2 * get_protocol(pid).scored_trials for pid in PROTOCOLS)
         scored = [t for t in trials if (t.quality or {}).get("analysis", {}).get("scored")]
         assert len(scored) == len(trials), [t.quality["analysis"].get("faults") for t in trials if t not in scored]
         # the weak (left) hip: single-leg ML sway shrinks from week 1 to week 6; the right stays
         def ml_velocity(side, week):
             s = sorted((s for s in sessions if s.protocol == "single_leg_stance"), key=lambda s: s.started_at)[week]
-            t = next(t for t in s.trials if t.side == side)
-            return t.result_map()["mean_velocity_ml_mm_s"]
+            return np.mean([t.result_map()["mean_velocity_ml_mm_s"] for t in s.trials if t.side == side])
         left = [ml_velocity("left", w) for w in range(WEEKS)]
         right = [ml_velocity("right", w) for w in range(WEEKS)]
         assert left[0] > 1.3 * left[-1] and left[0] > 1.2 * np.mean(right)
@@ -57,5 +57,33 @@ def test_six_weeks_of_scored_sessions_made_by_the_person(app, client, seeded):
     # the pages: trends and the PDF report of the seeded weeks
     page = client.get(f"/patients/{seeded}").get_data(as_text=True)
     assert DEMO_CODE in page and "trend-fig" in page
+    glance = page.split('id="at-a-glance"')[1].split("</section>")[0]   # the same summary, on the page
+    from dashboard.protocols import title_for as title
+    assert all(title(pid) in glance for pid in PROTOCOLS)
+    assert 'chip-real-improvement">left (inv.): real improvement' in glance and "5 → 5" in glance
     r = client.get(f"/patients/{seeded}/report.pdf")
     assert r.status_code == 200 and r.data.startswith(b"%PDF")
+    # page 1 of the report: every test of the six weeks, left/right and the change against the
+    # MDC in the one vocabulary; the weak (left, involved) hip's side-to-side sway really improved
+    from dashboard.protocols import title_for
+    report = pdf_text(r.data)
+    first = report[0]
+    assert "summary" in first and all(title_for(pid) in first for pid in PROTOCOLS), first
+    assert "Change, left (inv.)" in first and "real improvement" in first
+    assert not any(w in first for w in ("mean_velocity", "single_leg_stance", "_mm"))   # no internal names
+    # the referral letter is a document of its own: a letter, short, no trial pictures
+    letter = client.get(f"/patients/{seeded}/report.pdf?referral=1")
+    pages = pdf_text(letter.data)
+    assert len(pages) <= 2 and len(pages) < len(report)
+    text = "\n".join(pages)
+    assert "Dear colleague" in text and "Statokinesigram" not in text and "Statokinesigram" in "\n".join(report)
+    assert "Side-to-side sway velocity — left (involved):" in text and "real improvement (MDC" in text
+    assert "Hip strengthening" in text and "adherence" in text
+
+
+def pdf_text(data: bytes) -> list[str]:
+    """Each page's text, read back by pypdf (not our code)."""
+    import io
+
+    import pypdf
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages]

@@ -241,7 +241,6 @@ def test_step_down_trial_with_cues_is_stored_and_analysed_cue_guided(app, client
 
 def test_run_page_plays_a_metronome_only_for_the_step_down(client, patient, session_id):
     import json
-    import re
     sid = new_session(client, patient, "lateral_step_down")
     page = client.get(f"/sessions/{sid}/run").get_data(as_text=True)
     plan = json.loads(re.search(r"data-metronome='([^']+)'", page).group(1))
@@ -360,7 +359,6 @@ def test_a_sample_that_is_not_a_number_is_a_400_and_nothing_is_stored(app, clien
 def test_a_trial_reads_as_a_result_card_with_everything_else_one_tap_away(client, session_id):
     """The protocol's few headline measures first (its kind's, rig.analysis.protocols.kinds),
     the rest behind "All measures"; the protocol by its name, not its id."""
-    import re
     from rig.analysis.protocols.kinds import headline
     r = post_trial(client, session_id, "left", sls_samples())
     assert r.status_code == 201
@@ -379,7 +377,6 @@ def test_a_trial_reads_as_a_result_card_with_everything_else_one_tap_away(client
 def test_the_lsi_is_referenced_to_the_involved_side_the_session_recorded(app, client):
     """The patient's involved side is recorded (form, patient page) and copied into each session;
     the session's LSI is involved ÷ uninvolved, and positions get no index."""
-    import re
     r = client.post("/patients/new", data={"code": "INV-1", "body_mass_kg": "70", "dominant_leg": "left",
                                            "involved_side": "right", "notes": ""})
     pid = int(r.headers["Location"].rstrip("/").split("/")[-1])

@@ -64,6 +64,11 @@ class Condition:
     vision: str = "open"      #: open | closed
     surface: str = "firm"     #: firm | foam
 
+    @property
+    def label(self) -> str:
+        """How a clinic names it: "eyes closed", "eyes open, on foam"."""
+        return f"eyes {self.vision}" + (", on foam" if self.surface == "foam" else "")
+
 
 @dataclass(frozen=True)
 class Protocol:
