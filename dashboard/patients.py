@@ -171,9 +171,18 @@ def history(patient: Patient) -> dict:
                         if st["mean"] is not None:
                             series[(group, key)][shown].append((s, sums[kind], st["mean"]))
     trends = []
+    mdcs = {key: measures.mdc_for(key, overrides) for _, key in series}
+    published = {key: sem_from_mdc(mdc) for key, (mdc, _) in mdcs.items() if mdc is not None}
+    compared: dict[tuple[int, int], dict] = {}       # one comparison per (baseline, session) pair
+
+    def compare(base_summary, summary):
+        k = (id(base_summary), id(summary))
+        if k not in compared:
+            compared[k] = compare_sessions(base_summary, summary, published_sem=published)
+        return compared[k]
+
     for (group, key), by_side in series.items():
-        mdc, lower_better = measures.mdc_for(key, overrides)
-        published = {key: sem_from_mdc(mdc)} if mdc is not None else {}
+        mdc, lower_better = mdcs[key]
         sides = {}
         for side, pts in sorted(by_side.items()):
             base_session, base_summary, base = pts[0]
@@ -181,8 +190,7 @@ def history(patient: Patient) -> dict:
             labelled = [{"t": base_session.started_at, "session_id": base_session.id, "value": base,
                          "label": "baseline", "delta": None, "mdc95": None}]
             for sess, summary, v in pts[1:]:
-                c = compare_sessions(base_summary, summary, published_sem=published).get(group, {}) \
-                    .get(key, {}).get(cmp_side)
+                c = compare(base_summary, summary).get(group, {}).get(key, {}).get(cmp_side)
                 labelled.append({"t": sess.started_at, "session_id": sess.id, "value": v,
                                  "label": c["label"] if c else "insufficient data",
                                  "delta": c["change"] if c else v - base, "mdc95": c["mdc95"] if c else None})

@@ -157,8 +157,8 @@ def _left_right_page(pdf, session: ClinicSession, body_mass: float) -> None:
     _page(pdf, fig)
 
 
-def _trend_pages(pdf, patient: Patient) -> None:
-    trends = [tr for tr in history(patient)["trends"] if tr["headline"]]
+def _trend_pages(pdf, patient: Patient, hist: dict) -> None:
+    trends = [tr for tr in hist["trends"] if tr["headline"]]
     trends = [tr for tr in trends if max(len(s["points"]) for s in tr["sides"].values()) >= 2]
     for chunk in range(0, len(trends), 4):
         fig = Figure(figsize=A4)
@@ -280,14 +280,15 @@ def build_pdf(patient: Patient, session: ClinicSession | None, trends: bool = Tr
     programme, then the latest session in detail; without ``trends``: one session's report."""
     buf = io.BytesIO()
     with PdfPages(buf, metadata={"Title": f"StepPlate report {patient.code}", "Creator": "StepPlate"}) as pdf:
+        hist = history(patient) if trends else None
         if trends:
-            _summary_page(pdf, patient, summary.patient_summary(patient))
+            _summary_page(pdf, patient, summary.patient_summary(patient, hist))
         _cover(pdf, patient, session, "Latest session" if trends else "Balance and landing report")
         if session is not None:
             _trial_pages(pdf, session)
             _left_right_page(pdf, session, patient.body_mass_kg)
         if trends:
-            _trend_pages(pdf, patient)
+            _trend_pages(pdf, patient, hist)
             _programme_page(pdf, patient)
     return buf.getvalue()
 

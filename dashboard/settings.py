@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -65,10 +65,59 @@ def _format_mdc(d: dict) -> str:
     return "\n".join(f"{k} = {v[0]:g} {'lower' if v[1] else 'higher'}" for k, v in sorted(d.items()))
 
 
+def mdc_rows(overrides: dict) -> list[dict]:
+    """The MDC table of the settings page: every headline measure of the protocol kinds that
+    has an MDC (counts have none), in clinic units — the MDC in use and where it comes from
+    (the clinic's setting, a published SEM, the placeholder) and the clinic's own value."""
+    from dashboard import measures, units
+    from rig.analysis.change import published_sem
+    from rig.analysis.protocols.kinds import KINDS
+    keys = []
+    for kind in KINDS.values():
+        keys += [m.key for m in kind.headline if m.key not in keys and not units.is_count(m.key)
+                 and units.to_display(m.key, 1.0) is not None]
+    rows = []
+    for k in keys:
+        mdc, lower = measures.mdc_for(k, overrides)
+        source = ("clinic setting" if k in overrides else "published SEM" if published_sem(k) is not None
+                  else "placeholder" if mdc is not None else "from the trials only")
+        own = overrides.get(k)
+        rows.append({"key": k, "label": units.label(k), "unit": units.unit(k),
+                     "in_use": units.to_display(k, mdc) if mdc is not None else None, "source": source,
+                     "clinic": units.to_display(k, own[0]) if own else None, "lower_better": lower})
+    return rows
+
+
+def _mdc_from_table(form, overrides: dict) -> dict:
+    """The table's ``mdc__<key>`` (clinic units; empty: no clinic value) and ``better__<key>``
+    (lower|higher) fields over ``overrides``; ValueError naming the measure otherwise."""
+    from dashboard import units
+    out = dict(overrides)
+    for row in mdc_rows({}):
+        k = row["key"]
+        if f"mdc__{k}" not in form:
+            continue
+        text = form.get(f"mdc__{k}", "").strip().replace(",", ".")
+        better = form.get(f"better__{k}", "lower")
+        if better not in ("lower", "higher"):
+            raise ValueError(f"{row['label']}: better must be lower or higher")
+        if not text:
+            out.pop(k, None)
+            continue
+        try:
+            v = float(text)
+        except ValueError:
+            raise ValueError(f"{row['label']}: {text!r} is not a number") from None
+        if not v > 0 or v != v or v == float("inf"):
+            raise ValueError(f"{row['label']}: the MDC must be a positive number")
+        out[k] = [units.from_display(k, v), better == "lower"]
+    return out
+
+
 class SettingsForm(FlaskForm):
     clinic_name = StringField("Clinic name (on reports)", validators=[Length(max=120)])
     report_footer = StringField("Report footer", validators=[Length(max=200)])
-    mdc_overrides = TextAreaField("MDC overrides (one per line: key = MDC lower|higher)")
+    mdc_overrides = TextAreaField("Other measures (one per line: key = MDC in the key's unit, lower|higher)")
 
     def validate_mdc_overrides(self, field):
         try:
@@ -89,17 +138,28 @@ def index():
     form = SettingsForm(data={"clinic_name": get_setting("clinic_name"),
                               "report_footer": get_setting("report_footer"),
                               "mdc_overrides": _format_mdc(get_setting("mdc_overrides") or {})})
+    table_error = None
     if form.validate_on_submit():
         admin_required()
-        set_setting("clinic_name", form.clinic_name.data.strip())
-        set_setting("report_footer", form.report_footer.data.strip())
-        set_setting("mdc_overrides", _parse_mdc(form.mdc_overrides.data))
-        flash("Settings saved.", "success")
-        return redirect(url_for("settings.index"))
+        try:                       # the table (clinic units) wins over a text line for the same measure
+            overrides = _mdc_from_table(request.form, _parse_mdc(form.mdc_overrides.data))
+        except ValueError as exc:
+            table_error = str(exc)
+        else:
+            set_setting("clinic_name", form.clinic_name.data.strip())
+            set_setting("report_footer", form.report_footer.data.strip())
+            set_setting("mdc_overrides", overrides)
+            flash("Settings saved.", "success")
+            return redirect(url_for("settings.index"))
     users = db.scalars(select(Clinician).order_by(Clinician.username)).all()
     cals = db.scalars(select(Calibration).order_by(Calibration.created_at.desc()).limit(20)).all()
+    overrides = get_setting("mdc_overrides") or {}
+    listed = {r["key"] for r in mdc_rows({})}
+    if not form.is_submitted():          # the text box holds only what the table does not list
+        form.mdc_overrides.data = _format_mdc({k: v for k, v in overrides.items() if k not in listed})
     return render_template("settings/index.html", form=form, user_form=UserForm(), users=users,
                            calibrations=cals, is_admin=current_user.is_admin,
+                           mdc_table=mdc_rows(overrides), table_error=table_error,
                            mdc_json=json.dumps(get_setting("mdc_overrides") or {}))
 
 

@@ -122,6 +122,15 @@ def to_display(key: str, value: float | None, body_mass_kg: float | None = None)
     return value * factor
 
 
+def from_display(key: str, value: float) -> float:
+    """A value typed in clinic units back in the key's stored unit (cm/s → mm/s). Newtons
+    shown as % body weight cannot come back without a body mass: ValueError."""
+    factor = _unit_of(key)[0]
+    if factor is None:
+        raise ValueError(f"{label(key)} is shown per body weight; it cannot be set without a body mass")
+    return value / factor
+
+
 def fmt(key: str, value: float | None, body_mass_kg: float | None = None) -> str:
     v = to_display(key, value, body_mass_kg)
     if v is None:

@@ -158,6 +158,38 @@ def test_mdc_overrides_from_settings_change_labels(app, client, patient):
     assert tr()["mdc"] == pytest_approx(drop * 2)
 
 
+def test_mdc_settings_are_in_clinic_units(app, client):
+    """The settings page lists the headline measures' MDCs in cm/s, cm², s, % BW; a value typed
+    there is stored in the key's unit (mm/s) and wins; a bad one is refused by name."""
+    from dashboard.settings import get_setting
+    page = client.get("/settings/").get_data(as_text=True)
+    table = page.split('id="mdc-table"')[1].split("</table>")[0]
+    assert "Sway velocity (cm/s)" in table and "mean_velocity_mm_s = " not in page
+    assert "0.3 cm/s" in table                     # the 3 mm/s placeholder, shown in cm/s
+    form = {"clinic_name": "c", "report_footer": "", "mdc_overrides": "path_length_mm = 90 lower",
+            "mdc__mean_velocity_mm_s": "0,35", "better__mean_velocity_mm_s": "lower",
+            "mdc__peak_force_bw": "25", "better__peak_force_bw": "lower"}
+    assert client.post("/settings/", data=form).status_code == 302
+    with app.app_context():
+        saved = get_setting("mdc_overrides")
+    assert saved["mean_velocity_mm_s"] == [pytest_approx(3.5), True]
+    assert saved["peak_force_bw"] == [pytest_approx(0.25), True] and saved["path_length_mm"] == [90.0, True]
+    page = client.get("/settings/").get_data(as_text=True)
+    row = page.split('name="mdc__mean_velocity_mm_s"')[0].rsplit("<tr>", 1)[1]
+    assert "0.35 cm/s" in row and "clinic setting" in row
+    assert 'value="0.35"' in page and "path_length_mm = 90 lower" in page
+    r = client.post("/settings/", data=dict(form, mdc__mean_velocity_mm_s="fast"))
+    assert r.status_code == 200 and "Sway velocity (cm/s): &#39;fast&#39; is not a number" in r.get_data(as_text=True)
+    r = client.post("/settings/", data=dict(form, mdc__mean_velocity_mm_s="-1"))
+    assert r.status_code == 200 and "must be a positive number" in r.get_data(as_text=True)
+    with app.app_context():
+        assert get_setting("mdc_overrides") == saved          # nothing saved from the bad forms
+    form["mdc__mean_velocity_mm_s"] = ""                     # empty: back to the default
+    client.post("/settings/", data=form)
+    with app.app_context():
+        assert "mean_velocity_mm_s" not in get_setting("mdc_overrides")
+
+
 def test_redone_trials_leave_the_history(app, client, patient):
     seed_history(app, patient, [1.0, 0.5], side_sets=("left",))
     js = client.get(f"/patients/{patient}/history.json").get_json()
