@@ -67,9 +67,20 @@ def rig_id(app: Flask) -> str:
     return str(app.config.get("RIG_ID") or socket.gethostname())
 
 
+def _from(msg: dict, t_s: float) -> dict:
+    """The batch ``msg`` without its samples (and their counts) before ``t_s``."""
+    rows = msg["samples"]
+    keep = [i for i, r in enumerate(rows) if r and r[0] is not None and float(r[0]) >= t_s - 1e-9]
+    counts = msg.get("counts")
+    out = dict(msg, samples=[rows[i] for i in keep])
+    if counts is not None and len(counts) == len(rows):
+        out["counts"] = [counts[i] for i in keep]
+    return out
+
+
 def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, *,
                  first_batch_s: float = 3.0, stall_s: float = STALL_S, on_sync=None, on_write=None,
-                 meta: dict | None = None, cues=None) -> Trial:
+                 meta: dict | None = None, cues=None, start=None) -> Trial:
     """Record ``seconds`` of stream time from the live source durably; returns the Trial
     (``status`` ``ok``, or ``interrupted`` when the acquisition went away mid-trial).
     Raises livefeed.NoLiveSource when no batch arrives within ``first_batch_s``.
@@ -77,12 +88,18 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
     ``cues``: a lateral step-down metronome's cue times (stream time, sent by the run page).
     The header is written once the first batch says where the recording starts: the cues
     within [first sample, first sample + seconds] become its ``# cues_s:`` line, the others are
-    dropped and counted in ``# cues_note:`` (shown as a quality warning)."""
+    dropped and counted in ``# cues_note:`` (shown as a quality warning).
+
+    ``start``: called once the recording listens (so no sample after it can be missed); it
+    may return a dict whose ``start_t_s`` is where the trial starts on the stream's clock (the
+    simulator's person starts the test then): samples before it are not part of the trial."""
     from dashboard import livefeed
     from dashboard.db import get_db
     src = livefeed.live_source(app)
     q: queue.Queue = queue.Queue()          # unbounded: a recording must not drop samples
     unsubscribe = src.subscribe(q.put)
+    told = start() if start is not None else None
+    from_t = (told or {}).get("start_t_s")
     data_dir = Path(app.config["STEPPLATE_DATA_DIR"])
     db = get_db()
     writer = trial = None
@@ -96,6 +113,8 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
             except queue.Empty:
                 raise livefeed.NoLiveSource(
                     "no samples from the live source (acquisition stopped or plate disconnected)") from None
+            if msg.get("type") == "batch" and msg.get("samples") and from_t is not None:
+                msg = _from(msg, float(from_t))
             if msg.get("type") == "batch" and msg.get("samples"):
                 break
         hello = getattr(src, "hello", None) or {}

@@ -187,26 +187,30 @@ def has_conditions(info) -> bool:
 def session_plan(session: ClinicSession, info) -> list[dict]:
     """The session's trials in the protocol's order (Protocol.schedule: per condition, practice
     first, then the scored ones, sides alternating), each ``done`` once a kept trial of that
-    condition and side fills it (a redo frees its place again)."""
+    condition, side and kind (practice or scored) fills it (a redo frees its place again), so a
+    skipped practice leaves the scored trials' places as they are."""
     from collections import Counter
     proto = info._proto
     steps = proto.schedule() if proto is not None else [
         {"condition": "default", "side": sd, "practice": False, "trial": 1} for sd in info.sides]
     first = steps[0]["condition"] if steps else "default"
-    kept = Counter((t.condition or first, t.side) for t in session.trials if t.status == "ok")
+    kept = Counter((t.condition or first, t.side, bool(measures.analysis_summary(t.quality).get("practice")))
+                   for t in session.trials if t.status == "ok")
     seen: Counter = Counter()
     for i, st in enumerate(steps):
-        key = (st["condition"], st["side"])
+        key = (st["condition"], st["side"], bool(st["practice"]))
         seen[key] += 1
         st["done"] = seen[key] <= kept[key]
         st["n"] = i + 1
     return steps
 
 
-def _step_url(session_id: int, st: dict, conditions: bool) -> str:
+def _step_url(session_id: int, st: dict, conditions: bool, skip_practice: bool = False) -> str:
     args = {"side": st["side"]}
     if conditions:
         args["condition"] = st["condition"]
+    if skip_practice:
+        args["practice"] = "skip"
     return url_for("trials.run", session_id=session_id, **args)
 
 
@@ -222,32 +226,33 @@ def run(session_id: int):
     plan = session_plan(s, proto)
     if cond_q is not None and cond_q not in {st["condition"] for st in plan}:
         abort(400)
-    match = [st for st in plan if (side_q is None or st["side"] == side_q)
+    # ?practice=skip: a patient who knows the test goes straight to the scored trials
+    skip = request.args.get("practice") == "skip"
+    todo = [st for st in plan if not (skip and st["practice"])] or plan
+    match = [st for st in todo if (side_q is None or st["side"] == side_q)
              and (cond_q is None or st["condition"] == cond_q)]
     if side_q is not None and not match:             # a side this protocol does not schedule
         match = [{"condition": cond_q or plan[0]["condition"], "side": side_q, "practice": False, "trial": 1,
                   "done": False, "n": 0}]
     step = next((st for st in match if not st["done"]), match[-1] if match else plan[-1])
     conditions = has_conditions(proto)
-    later = [st for st in plan if not st["done"] and st is not step]
+    later = [st for st in todo if not st["done"] and st is not step]
     nxt = next((st for st in later if st["n"] > step["n"]), later[0] if later else None)
-    cond = next((c for c in proto._proto.conditions if c.id == step["condition"]), None) if proto._proto else None
+    named = {c.id: c for c in proto._proto.conditions} if proto._proto else {}
+    cond = named.get(step["condition"])
     done = {st["side"] for st in plan if st["done"]}
+    skip_url = _step_url(s.id, {**step, "side": step["side"]}, conditions, skip_practice=True) \
+        if step["practice"] else None
     return render_template("trials/run.html", s=s, patient=s.patient, proto=proto, side=step["side"],
                            step=step, plan=plan, condition=cond if conditions else None, done=done,
-                           next_url=_step_url(s.id, nxt, conditions) if nxt else
+                           skip_practice_url=skip_url,
+                           next_url=_step_url(s.id, nxt, conditions, skip) if nxt else
                            url_for("trials.session_detail", session_id=s.id) + "#left-right",
-                           next_label=(f"Next: {CONDITION_NAMES.get(nxt['condition'], nxt['condition'])} · "
-                                       f"{nxt['side']}" if conditions else f"Next: {nxt['side']}") if nxt
+                           next_label=(f"Next: {named[nxt['condition']].label if nxt['condition'] in named else nxt['condition']}"
+                                       f" · {nxt['side']}" if conditions else f"Next: {nxt['side']}") if nxt
                            else "Left/right comparison",
                            headline=measures.HEADLINE, metronome=metronome_plan(proto),
                            record_s=record_seconds(proto))
-
-
-#: How a condition reads on the run page.
-CONDITION_NAMES = {"eyes_open": "eyes open", "eyes_closed": "eyes closed",
-                   "firm_eyes_open": "firm, eyes open", "firm_eyes_closed": "firm, eyes closed",
-                   "foam_eyes_open": "foam, eyes open", "foam_eyes_closed": "foam, eyes closed"}
 
 
 @bp.route("/trials/<int:trial_id>")
@@ -357,9 +362,18 @@ def api_record_trial(session_id: int):
         meta["condition"] = condition
     if body.get("practice") is True:
         meta["practice"] = "true"
-    simperson.direct(s, side, cues, condition)   # on the simulator: the virtual person does this test now
+    told: dict = {}
+
+    def start():
+        """On the simulator the virtual person does this test now (once the recording listens);
+        a staged fault is kept with the recording."""
+        told.update(simperson.direct(s, side, cues, condition) or {})
+        if told.get("fault"):
+            meta["simulated_fault"] = told["fault"]
+        return told
+
     try:
-        trial = durable.record_trial(current_app, s, side, seconds, cues=cues, meta=meta)
+        trial = durable.record_trial(current_app, s, side, seconds, cues=cues, meta=meta, start=start)
     except livefeed.NoLiveSource as exc:
         return jsonify({"error": str(exc)}), 503
     except ValueError as exc:
@@ -368,7 +382,7 @@ def api_record_trial(session_id: int):
         faults = (trial.quality or {}).get(durable.FAULTS_KEY)   # or a load cell stopped answering
         why = faults[-1] if faults else "plate reconnecting"
         return jsonify(dict(_trial_json(trial), error=f"recording interrupted: {why}")), 503
-    return jsonify(_trial_json(trial)), 201
+    return jsonify(dict(_trial_json(trial), simulated_fault=told.get("fault"))), 201
 
 
 @bp.route("/api/trials/<int:trial_id>")

@@ -209,6 +209,11 @@ window.stepplateEventLabel = stepplateEventLabel;
     else if (!an.scored) { ap.className = "warn"; ap.textContent = "Not scored: " + (an.faults || []).join(", ").replace(/_/g, " ") + " — redo?"; }
     else ap.textContent = "Scored";
     body.appendChild(ap);
+    if (d.simulated_fault) {           // the demo's virtual person was told to make this mistake
+      var sf = document.createElement("p"); sf.id = "simulated-fault"; sf.className = "meta";
+      sf.textContent = "Simulated plate: the virtual person was set to make a fault (" + d.simulated_fault.replace(/_/g, " ") + ").";
+      body.appendChild(sf);
+    }
     var q = document.createElement("p");
     q.className = d.quality.warnings.length ? "warn" : "";
     q.textContent = d.quality.warnings.length ? "Quality: " + d.quality.warnings.join("; ") : "Quality: ok";

@@ -15,7 +15,8 @@ def perform_command(sim_rig, cmd: dict) -> dict:
     """``perform``: the simulator's virtual person does one trial of a protocol from now on
     (``protocol``: the protocol as JSON; ``side``, ``condition``, ``mass_kg``, ``seed``,
     ``hip_drop``, ``fault``, ``fault_rate``; ``cues_s``: the run page's metronome cues in
-    stream time). Refused on a real plate: nobody can be told what to do there."""
+    stream time). The answer's ``start_t_s`` is the trial's Start on the stream's clock: a
+    recording begins there. Refused on a real plate: nobody can be told what to do there."""
     person = getattr(sim_rig, "person", None)
     if not hasattr(person, "perform"):
         return {"ok": False, "command": "perform",
@@ -38,4 +39,4 @@ def perform_command(sim_rig, cmd: dict) -> dict:
     log.info("simulated person performs %s (%s%s) from t=%.2f s", proto.id, cmd.get("side"),
              f", fault {perf.fault}" if perf.fault else "", now)
     return {"ok": True, "command": "perform", "protocol": proto.id, "fault": perf.fault,
-            "record_s": perf.record_s}
+            "record_s": perf.record_s, "start_t_s": now}

@@ -61,6 +61,26 @@ def test_a_trial_recorded_on_the_simulator_is_the_test_the_clinician_chose(clien
 
 
 @pytest.mark.databases("sqlite")
+def test_a_staged_fault_is_said_and_kept_with_the_recording(app, client, patient, fast_sim_rig):
+    """When the demo's person is set to make a mistake, the trial is not scored for that fault,
+    the answer says the fault was simulated (the run page shows it) and so does the recording."""
+    app.config["SIM_FAULT_RATE"] = 1.0
+    sid = new_session(client, patient, "single_leg_stance")
+    r = client.post(f"/api/sessions/{sid}/trials/record",
+                    json={"side": "left", "seconds": default_protocols()["single_leg_stance"].record_s})
+    assert r.status_code == 201, r.get_json()
+    d = r.get_json()
+    staged = fast_sim_rig[1].sim_rig.person.performing.fault
+    assert staged and d["simulated_fault"] == staged
+    assert not d["analysis"]["scored"] and d["analysis"]["faults"], d["analysis"]
+    text = client.get(d["url"] + "/export.csv?kind=recording").get_data(as_text=True)
+    assert f"# simulated_fault: {staged}" in text.splitlines()
+    app.config["SIM_FAULT_RATE"] = 0.0
+    r = client.post(f"/api/sessions/{sid}/trials/record", json={"side": "right", "seconds": 2})
+    assert r.get_json()["simulated_fault"] is None
+
+
+@pytest.mark.databases("sqlite")
 def test_the_person_is_stable_per_patient_and_the_weak_hip_improves_over_weeks(app):
     from datetime import datetime, timedelta, timezone
     t0 = datetime(2026, 1, 5, tzinfo=timezone.utc)

@@ -415,7 +415,7 @@ def test_mctsib_is_one_guided_session_of_its_four_conditions(app, client, live, 
     sid = new_session(client, patient, "quiet_stance_mctsib")
     page = client.get(f"/sessions/{sid}/run").get_data(as_text=True)
     assert 'data-condition="firm_eyes_open"' in page and "Trial 1 of 4" in page and "eyes open" in page
-    assert "condition=firm_eyes_closed" in page and "Next: firm, eyes closed" in page
+    assert "condition=firm_eyes_closed" in page and "Next: eyes closed · both" in page
     r = _record(client, live, sid, side="both", condition="firm_eyes_open")
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["analysis"]["condition"] == "firm_eyes_open"
@@ -442,6 +442,24 @@ def test_single_leg_stance_starts_with_a_practice_trial_that_is_not_scored(app, 
     assert an["practice"] is True and an["scored"] is False
     page = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
     assert 'data-side="right"' in page and 'data-practice="true"' in page and "Trial 2 of 16" in page
+
+
+def test_a_practice_trial_can_be_skipped(app, client, live, session_id):
+    """A patient who knows the test goes straight to the scored trials (?practice=skip); the
+    practice trials' places stay open, the scored ones fill in order, and the skip carries on
+    to the next trial's link."""
+    page = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
+    assert 'id="skip-practice"' in page and "practice=skip" in page
+    page = client.get(f"/sessions/{session_id}/run?practice=skip").get_data(as_text=True)
+    assert 'data-practice="false"' in page and "Trial 3 of 16" in page and 'id="skip-practice"' not in page
+    nxt = re.search(r'data-next-url="([^"]+)"', page).group(1)
+    assert "side=right" in nxt and "practice=skip" in nxt
+    r = _record(client, live, session_id, side="left", condition="eyes_open")
+    assert r.status_code == 201 and r.get_json()["analysis"]["practice"] is False
+    page = client.get(f"/sessions/{session_id}/run?side=left&condition=eyes_open&practice=skip").get_data(as_text=True)
+    assert "Trial 5 of 16" in page                        # the second scored left trial
+    page = client.get(f"/sessions/{session_id}/run").get_data(as_text=True)
+    assert "Trial 1 of 16" in page and 'data-practice="true"' in page    # the practice is still open
 
 
 def test_the_cop_picture_gets_its_window_ellipse_and_plate(client, session_id):
