@@ -266,13 +266,16 @@ def detail(patient_id: int):
         .outerjoin(Trial, Trial.session_id == ClinicSession.id)
         .where(ClinicSession.patient_id == p.id)
         .group_by(ClinicSession.id).order_by(ClinicSession.started_at.desc())).all()
+    from dashboard.summary import patient_summary, short_word
     hist = history(p)
     for tr in hist["trends"]:
         tr["svg"] = trend_svg(tr, p.body_mass_kg)
-        last = {side: s["points"][-1] for side, s in tr["sides"].items()}
-        tr["last"] = last
+        # each side's latest point and what its chip says (a count: before → after)
+        tr["last"] = {side: dict(s["points"][-1], word=short_word(
+            tr["key"], {"n": len(s["points"]), "baseline": s["baseline"], "latest": s["points"][-1]["value"],
+                        "label": s["points"][-1]["label"]}, p.body_mass_kg))
+            for side, s in tr["sides"].items()}
     notes = db.scalars(select(Note).where(Note.patient_id == p.id).order_by(Note.created_at.desc())).all()
-    from dashboard.summary import patient_summary
     return render_template("patients/detail.html", patient=p, sessions=sessions, trends=hist["trends"],
                            glance=patient_summary(p, hist),
                            notes=notes, note_form=NoteForm(), session_form=NewSessionForm(),

@@ -7,22 +7,14 @@ extras); skipped with the reason otherwise.
 """
 from __future__ import annotations
 
-import shutil
 import threading
-import time
-from pathlib import Path
 
 import pytest
 
-from tests import ROOT
+from tests.browser_support import MISSING, in_viewport, make_browser, shot, wait_for
 from tests.dashboard_support import PASSWORD
 
-ARTIFACTS = ROOT / "test-artifacts" / "dashboard"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver") or ("/usr/bin/chromedriver" if Path("/usr/bin/chromedriver").exists() else None)
-
-pytestmark = pytest.mark.skipif(not (CHROMIUM and CHROMEDRIVER),
-                                reason="headless Chromium not installed (apt-get install chromium chromium-driver)")
+pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 selenium = pytest.importorskip("selenium", reason="selenium not installed (pip install '.[test]')")
 
 QUICK = """
@@ -111,47 +103,11 @@ def server(tmp_path, monkeypatch):
 
 @pytest.fixture
 def browser(tmp_path):
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-    opts = webdriver.ChromeOptions()
-    opts.binary_location = CHROMIUM
-    for flag in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--no-first-run", f"--user-data-dir={tmp_path / 'chrome-profile'}", "--window-size=1280,800"):
-        opts.add_argument(flag)
-    opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})      # the console, checked by the walks
-    downloads = tmp_path / "downloads"
-    downloads.mkdir()
-    opts.add_experimental_option("prefs", {"download.default_directory": str(downloads),
-                                           "download.prompt_for_download": False})
-    drv = webdriver.Chrome(service=Service(CHROMEDRIVER), options=opts)
-    drv.execute_cdp_cmd("Page.setDownloadBehavior", {"behavior": "allow", "downloadPath": str(downloads)})
-    drv.downloads = downloads
+    drv = make_browser(tmp_path)
     try:
         yield drv
     finally:
         drv.quit()
-
-
-def shot(drv, name):
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    drv.save_screenshot(str(ARTIFACTS / f"{name}.png"))
-
-
-def wait_for(cond, timeout=15.0, what="condition"):
-    """Poll ``cond`` until it is truthy. An element that went stale or is not there yet (the page
-    was navigating while the condition looked at it) counts as "not yet"."""
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        try:
-            v = cond()
-        except (StaleElementReferenceException, NoSuchElementException):
-            v = None
-        if v:
-            return v
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_clinician_day_in_a_real_browser(server, browser):
@@ -283,13 +239,9 @@ def test_step_down_metronome_sends_its_cues(server, browser):
     assert 0 < float(stored.split(",")[0]) < 5
 
 
-def in_viewport(d, el) -> bool:
-    return d.execute_script("var r = arguments[0].getBoundingClientRect();"
-                            "return r.top >= 0 && r.left >= 0 && r.bottom <= window.innerHeight && r.right <= window.innerWidth;", el)
-
-
 @pytest.mark.soak
-@pytest.mark.parametrize("size", [(1024, 768), (768, 1024)], ids=["landscape", "portrait"])
+# landscape at full length: tests/system/test_acceptance.py
+@pytest.mark.parametrize("size", [(768, 1024)], ids=["portrait"])
 def test_every_protocol_is_scored_on_a_tablet(server, browser, size):
     """A tablet in each orientation walks every protocol kind on the simulated plate (the virtual
     person does each test) to a scored result card; Start is on screen before the trial and the
@@ -339,6 +291,22 @@ def test_every_protocol_is_scored_on_a_tablet(server, browser, size):
                      what="landing force picture")
             d.execute_script("document.getElementById('force').scrollIntoView({block: 'center'})")
             shot(d, f"landing-force-{size[0]}x{size[1]}")
+    # a programme from the patient page; the training page keeps Start on screen, set or not
+    d.get(patient_url)
+    d.find_element(By.ID, "patient-programmes").click()
+    wait_for(lambda: d.find_elements(By.ID, "assign"), what="programme assignment")
+    d.find_element(By.CSS_SELECTOR, "#assign button[type=submit]").click()
+    train = wait_for(lambda: [a for a in d.find_elements(By.TAG_NAME, "a")
+                              if (a.get_attribute("href") or "").endswith("/train")], what="programme page")
+    train[0].click()
+    start = wait_for(lambda: d.find_element(By.ID, "start"), what="training page")
+    assert in_viewport(d, start), f"training: Start is not on screen at {size}"
+    start.click()
+    wait_for(lambda: d.find_element(By.ID, "clock").text not in ("0", ""), what="the set running")
+    d.find_element(By.ID, "stop").click()
+    wait_for(lambda: "Saved" in d.find_element(By.ID, "result").text, timeout=30, what="a stored set")
+    assert in_viewport(d, d.find_element(By.ID, "start")), f"training: the panel left the screen at {size}"
+    shot(d, f"training-{size[0]}x{size[1]}")
     errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
 

@@ -14,10 +14,15 @@ Events (``name``: when, dated at)
                      (dated at the start of that quiet second)
   foot_lift          single-leg stance begins: COP moved sideways > 35 mm from the double-
                      stance COP and stayed 0.3 s; dated where it reached 90 % of the shift;
-                     details stance_side, lifted_side, region centre
+                     details stance_side, lifted_side, region centre. A kind that starts on
+                     the stance leg (single-leg squat) has it where the weight settled, when
+                     that COP is over one foot (details already_lifted)
   touch_down         the lifted foot touches the floor (Fz < BW·(1 − 10 %) for 3 samples) or
-                     the plate (COP leaves the single-foot region, 45 mm ML / 110 mm AP, for
-                     3 samples); dated back to the onset; details via = "fz" | "cop"
+                     the plate (the COP leaves the single-foot region towards the lifted foot,
+                     45 mm ML, or front/back, 110 mm AP, for 3 samples; the region's centre
+                     follows the median of the last 4 s of calm samples, so slow sway over the
+                     foot is not a touch); dated back to the onset; details via = "fz" | "cop".
+                     Also in a landing's hold, once the force has stabilised
   hop                plate unloaded for less than 0.6 s, then loaded again; dated at take-off
   step_off           plate unloaded for 0.6 s or more; dated at the first unloaded sample
   stepdown_lowering_start / stepdown_lowest / stepdown_return

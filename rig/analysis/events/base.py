@@ -14,6 +14,10 @@ MODES = ("single_leg_stance", "quiet_stance", "lateral_step_down", "step_down_la
 #: far as events go (foot lift, touch-down); its repetitions are segmented after the trial by
 #: rig.analysis.squat.
 DETECTS_AS = {"single_leg_squat": "single_leg_stance"}
+#: Protocol kinds whose trial starts on the stance leg (the free foot already off the plate):
+#: when the weight settles with the COP over one foot, that foot is the stance foot and there
+#: is no lift to wait for (a squat's knee-in shift is not a foot lift).
+STARTS_ON_ONE_LEG = ("single_leg_squat",)
 
 
 @dataclass(frozen=True)
@@ -48,6 +52,7 @@ class DetectorParams:
     lift_hold_s: float = 0.3         #: ... held this long
     region_half_ml_mm: float = 45.0  #: single-foot region around the stance COP, ML
     region_half_ap_mm: float = 110.0 #: ... and AP
+    region_track_s: float = 4.0      #: the region's centre follows the stance COP's median over this long
     touch_fz_frac: float = 0.10      #: touch-down on the floor: Fz below BW by this fraction
     confirm_samples: int = 3         #: consecutive samples that confirm a touch-down
     backdate_max_s: float = 0.3      #: how far a touch-down may be dated back

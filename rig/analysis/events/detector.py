@@ -8,7 +8,7 @@ from collections import deque
 import numpy as np
 
 from rig.hw.flags import Flag
-from rig.analysis.events.base import DETECTS_AS, MODES, DetectorParams, Event
+from rig.analysis.events.base import DETECTS_AS, MODES, STARTS_ON_ONE_LEG, DetectorParams, Event
 from rig.analysis.events.landing import LandingEvents
 from rig.analysis.events.stance import StanceEvents
 from rig.analysis.events.stepdown import StepDownEvents
@@ -24,11 +24,14 @@ class EventDetector(StanceEvents, StepDownEvents, LandingEvents):
 
     def __init__(self, mode: str = "single_leg_stance", *, body_weight_n: float | None = None,
                  params: DetectorParams | None = None, cues=None, cue_period_s: float | None = None,
-                 rate_hz: float | None = None):
+                 rate_hz: float | None = None, stance_side: str | None = None):
         if mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
         self.kind = mode                         # the protocol kind asked for
         self.mode = DETECTS_AS.get(mode, mode)   # the events it has
+        #: the trial's stance leg when it is known (the side the clinician chose); a kind that
+        #: starts on one leg otherwise takes it from where the weight settles
+        self.stance_side = stance_side if stance_side in ("left", "right") else None
         #: the samples' rate (from the converter, via the recording or the live hello); None:
         #: measured from the time stamps where a window size needs it
         self.rate_hz = float(rate_hz) if rate_hz else None
@@ -194,7 +197,7 @@ class EventDetector(StanceEvents, StepDownEvents, LandingEvents):
     def _on_loaded(self, t, fz, ml, ap) -> None:
         p = self.p
         if self._contact_t is not None:
-            self._landing(t, fz)
+            self._landing(t, fz, ml, ap)
             return
         if not self._settled:
             self._check_settle(t, fz, ml)
@@ -227,6 +230,8 @@ class EventDetector(StanceEvents, StepDownEvents, LandingEvents):
             self._emit(self._base_win[0][0], "weight_settled", 0.5 + 0.5 * (1 - sd / lim), t,
                        body_weight_n=round(mean, 3), sd_n=round(sd, 3),
                        cop_ml_mm=None if self._base_ml is None else round(self._base_ml, 2))
+            if self.kind in STARTS_ON_ONE_LEG and self._base_ml is not None:
+                self._already_on_one_leg(self._base_win[0][0], t)
 
 
 
@@ -245,11 +250,12 @@ class EventDetector(StanceEvents, StepDownEvents, LandingEvents):
 
 def detect(t_s, fz_n, cop_ml_mm=None, cop_ap_mm=None, flags=None, *, mode="single_leg_stance",
            body_weight_n=None, params=None, batch=None, cues=None, cue_period_s=None,
-           rate_hz=None) -> list[Event]:
+           rate_hz=None, stance_side=None) -> list[Event]:
     """Run :class:`EventDetector` over whole arrays (optionally in batches of ``batch`` samples).
-    ``cues``: the metronome's cue times of a lateral step-down (cue-guided mode)."""
+    ``cues``: the metronome's cue times of a lateral step-down (cue-guided mode);
+    ``stance_side``: the trial's stance leg, when known."""
     det = EventDetector(mode, body_weight_n=body_weight_n, params=params, cues=cues,
-                        cue_period_s=cue_period_s, rate_hz=rate_hz)
+                        cue_period_s=cue_period_s, rate_hz=rate_hz, stance_side=stance_side)
     n = len(np.atleast_1d(t_s))
     step = n if not batch else int(batch)
     sl = lambda a, i: None if a is None else np.asarray(a)[i:i + step]

@@ -1,12 +1,27 @@
-"""Landing events of the causal detector: contact, peak, stabilised."""
+"""Landing events of the causal detector: contact, peak, stabilised, then the hold on the
+landing leg (a touch-down of the free foot, as in single-leg stance)."""
 from __future__ import annotations
 
-
+import numpy as np
 
 
 
 class LandingEvents:
     """The step-down-landing part of `EventDetector` (its state lives on the detector)."""
+
+    def _start_hold(self, t) -> None:
+        """Once the landing has stabilised the patient holds still on the landing leg: from here
+        the single-leg stance's touch-down watch runs, its region where the COP was while the
+        force settled (the stance side is the trial's, else the side of that COP)."""
+        recent = [(s[2], s[3]) for s in self._hist if s[0] >= self._stab_start]
+        ml = [m for m, _ in recent if m == m]
+        ap = [a for m, a in recent if m == m and a == a]
+        if not ml:
+            return
+        centre = float(np.median(ml))
+        self._in_sls = True
+        self._stance_side = self.stance_side or ("left" if centre < 0 else "right")
+        self._region = (centre, float(np.median(ap)) if ap else 0.0)
 
     def _reset_landing(self) -> None:
         self._contact_t = None
@@ -16,8 +31,14 @@ class LandingEvents:
         self._stab_done = False
 
     # -- landing -------------------------------------------------------------------------
-    def _landing(self, t, fz) -> None:
+    def _landing(self, t, fz, ml=float("nan"), ap=float("nan")) -> None:
         p = self.p
+        if self._stab_done:
+            # the hold on the landing leg: a touch-down of the free foot is a single-leg stance's
+            if not self._in_sls:
+                self._start_hold(t)
+            self._single_leg(t, fz, ml, ap)
+            return
         if not self._peak_done:
             if t - self._contact_t <= p.peak_window_s:
                 if fz > self._peak[1]:

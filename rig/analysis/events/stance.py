@@ -25,6 +25,7 @@ class StanceEvents:
         self._cop_out = 0
         self._after_touch = False
         self._relocate_until = None
+        self._track: deque = deque()   # (t, ml, ap) of calm single-leg samples: the region's centre
 
     # -- single-leg stance ---------------------------------------------------------------
     def _single_leg(self, t, fz, ml, ap) -> None:
@@ -47,6 +48,7 @@ class StanceEvents:
                 if self._region_acc:
                     a = np.array(self._region_acc)
                     self._region = (float(a[:, 0].mean()), float(a[:, 1].mean()))
+                    self._track.clear()                   # the stance foot moved
                 self._relocate_until = None
             return
         if self._after_touch:
@@ -65,8 +67,11 @@ class StanceEvents:
         # touch-down on the floor: the plate loses part of the weight
         low = fz < self.bw * (1 - p.touch_fz_frac)
         self._fz_low = self._fz_low + 1 if low else 0
-        out = not self._inside(ml, ap)
+        # on the plate: the COP jumps towards the free foot, out of the stance foot's region
+        out = self._towards_free_foot(ml, ap)
         self._cop_out = self._cop_out + 1 if out else 0
+        if not (low or out):
+            self._follow(t, ml, ap)
         if self._fz_low >= p.confirm_samples:
             onset = self._onset(lambda s: self.bw - s[1], t, fz, ml, ap)
             drop = (self.bw - fz) / self.bw
@@ -80,6 +85,28 @@ class StanceEvents:
             over = abs(ml - cml) / p.region_half_ml_mm if math.isfinite(ml) else 2.0
             self._touch(onset, t, "cop", min(1.0, 0.4 + 0.4 * (over - 1) + 0.2),
                         cop_ml_mm=round(ml, 2) if math.isfinite(ml) else None)
+
+    def _towards_free_foot(self, ml, ap) -> bool:
+        """Whether the COP left the stance foot's region towards the lifted foot (ML) or out of
+        it front or back (AP). Moving further out over the stance foot is sway, not a touch."""
+        if not (math.isfinite(ml) and math.isfinite(ap)) or self._region is None:
+            return True
+        toward = 1.0 if self._stance_side == "left" else -1.0
+        return ((ml - self._region[0]) * toward > self.p.region_half_ml_mm
+                or abs(ap - self._region[1]) > self.p.region_half_ap_mm)
+
+    def _follow(self, t, ml, ap) -> None:
+        """The region's centre follows the median of the last region_track_s of calm samples:
+        single-leg sway drifts slowly over the foot (a weak hip more), a touch-down jumps."""
+        if not (math.isfinite(ml) and math.isfinite(ap)):
+            return
+        tr = self._track
+        tr.append((t, ml, ap))
+        while tr and tr[0][0] < t - self.p.region_track_s:
+            tr.popleft()
+        if len(tr) >= 8:
+            a = np.array(tr)
+            self._region = (float(np.median(a[:, 1])), float(np.median(a[:, 2])))
 
     def _inside(self, ml, ap) -> bool:
         if not (math.isfinite(ml) and math.isfinite(ap)) or self._region is None:
@@ -119,6 +146,22 @@ class StanceEvents:
         self._after_touch = True
         self._fz_low = self._cop_out = 0
         self._shift_run = []
+
+    def _already_on_one_leg(self, t_settled, now) -> None:
+        """A trial that starts on the stance leg: when the weight settled with the COP over one
+        foot (at least lift_shift_mm off the plate's centre line, on the stance side when that is
+        known), the single-leg phase starts there: its region is where the weight settled, and
+        a ``foot_lift`` marks it (``already_lifted``). Otherwise the lift is waited for."""
+        ml = self._base_ml
+        side = "left" if ml < 0 else "right"
+        if abs(ml) < self.p.lift_shift_mm or (self.stance_side is not None and side != self.stance_side):
+            return
+        aps = [s[3] for s in self._hist if s[0] >= t_settled and math.isfinite(s[3])]
+        self._in_sls = True
+        self._stance_side = side
+        self._region = (ml, float(np.mean(aps)) if aps else 0.0)
+        self._emit(t_settled, "foot_lift", 0.6, now, stance_side=side, lifted_side=_other(side),
+                   already_lifted=True, region_ml_mm=round(ml, 2), region_ap_mm=round(self._region[1], 2))
 
     def _confirm_lift(self, t, ref) -> None:
         run = np.array(self._shift_run)

@@ -152,7 +152,8 @@ def analyse_trial(protocol, t_s, fz_n, cop_ml_mm, cop_ap_mm, flags=None, *, side
     fs = 1.0 / sample_interval_s(rate_hz, t)
     use_cues = cues is not None and protocol.kind == "lateral_step_down"
     ev = detect(t, fz, ml, ap, fl, mode=protocol.kind, body_weight_n=body_weight_n, rate_hz=fs,
-                cues=list(cues) if use_cues else None, cue_period_s=cue_period_s(protocol) if use_cues else None)
+                cues=list(cues) if use_cues else None, cue_period_s=cue_period_s(protocol) if use_cues else None,
+                stance_side=side if side in ("left", "right") else None)
     res = TrialResult(protocol.id, protocol.kind, side, round(fs, 3), events=ev, condition=condition,
                       trial=trial, practice=practice)
     KINDS[protocol.kind].score(protocol, res, ev, t, fz, ml, ap, fl, side, body_weight_n)

@@ -23,6 +23,8 @@ def score(p, res, ev, t, fz, ml, ap, fl, side, body_weight_n=None):
     res.measures["contact_confidence"] = c.confidence
     if names(ev, "step_off", c.t_s, c.t_s + hold) or t[-1] < c.t_s + hold - 0.05:
         res.faults.append("stepped_off_early")
+    elif names(ev, "touch_down", c.t_s, c.t_s + hold):         # the free foot came down in the hold
+        res.faults.append("balance_lost")
     if data_quality(t, fl, c.t_s, c.t_s + hold):
         res.faults.append("data_quality")
 
