@@ -75,3 +75,30 @@ def in_viewport(d, el) -> bool:
 def console_errors(drv) -> list[str]:
     """The page's JavaScript errors and failed resource loads since the last call."""
     return [e["message"] for e in drv.get_log("browser") if e["level"] == "SEVERE"]
+
+
+def create_admin(drv, base: str, password: str) -> None:
+    """First run: the setup page creates the admin account; ends on the patient list."""
+    from selenium.webdriver.common.by import By
+    drv.get(base + "/")
+    assert "/auth/setup" in drv.current_url, drv.current_url
+    drv.find_element(By.NAME, "username").send_keys("admin")
+    drv.find_element(By.NAME, "password").send_keys(password)
+    drv.find_element(By.NAME, "confirm").send_keys(password)
+    drv.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+    wait_for(lambda: "/patients" in drv.current_url, what="patients list")
+
+
+def new_patient(drv, base: str, code: str, mass_kg: float, **selects) -> str:
+    """The new-patient form (``selects``: e.g. involved_side="left", dominant_leg="right");
+    returns the patient page's URL."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import Select
+    drv.get(base + "/patients/new")
+    drv.find_element(By.NAME, "code").send_keys(code)
+    drv.find_element(By.NAME, "body_mass_kg").send_keys(f"{mass_kg:g}")
+    for name, value in selects.items():
+        Select(drv.find_element(By.NAME, name)).select_by_value(value)
+    drv.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: code in drv.find_element(By.TAG_NAME, "h1").text, what=f"patient {code}")
+    return drv.current_url

@@ -410,6 +410,8 @@ class IpcLiveSource(_Fanout):
         super().__init__()
         self.client = Client(path, reconnect=True, retry_s=retry_s)
         self._thread: threading.Thread | None = None
+        self._id_lock = threading.Lock()
+        self._next_id = 0
 
     def start(self) -> "IpcLiveSource":
         if self._thread is None:
@@ -421,12 +423,27 @@ class IpcLiveSource(_Fanout):
         for msg in self.client.messages():
             self._dispatch(msg)
 
-    def command(self, name: str, **args) -> dict:
+    def command(self, name: str, timeout_s: float = 3.0, **args) -> dict:
+        """Send a command and wait for its ``reply`` (matched by id), as the in-process source
+        answers at once: the simulator's ``perform`` answer (the trial's Start on the stream's
+        clock, a staged fault) must reach the recording that waits for it."""
+        import queue
+        with self._id_lock:
+            self._next_id += 1
+            cid = f"web-{self._next_id}"
+        answers: queue.Queue = queue.Queue()
+        unsubscribe = self.subscribe(lambda m: m.get("type") == "reply" and m.get("id") == cid and answers.put(m))
         try:
-            self.client.command(name, **args)
-            return {"ok": True, "sent": name}
+            self.client.command(name, id=cid, **args)
+            reply = answers.get(timeout=timeout_s)
         except (ConnectionError, OSError) as exc:
-            return {"ok": False, "error": str(exc)}
+            return {"ok": False, "command": name, "error": str(exc)}
+        except queue.Empty:
+            return {"ok": False, "command": name,
+                    "error": f"no answer from the acquisition process within {timeout_s:g} s"}
+        finally:
+            unsubscribe()
+        return {k: v for k, v in reply.items() if k not in ("type", "id")}
 
     def close(self) -> None:
         self.client.close()

@@ -5,6 +5,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 
@@ -207,5 +208,11 @@ def test_live_sources_fan_out(sock):
     t.start()
     t.join(30)
     assert seen.is_set() and ipc_live.status()["connected"]
+    # a command waits for its own reply (matched by id), as the in-process source answers
+    srv.on_command = lambda cmd: {"ok": True, "command": cmd["command"], "echo": cmd.get("x")}
+    assert ipc_live.command("ping", x=7) == {"ok": True, "command": "ping", "echo": 7}
+    srv.on_command = lambda cmd: time.sleep(0.5) or {"ok": True}
+    r = ipc_live.command("ping", timeout_s=0.1)
+    assert not r["ok"] and "no answer from the acquisition process within 0.1 s" in r["error"]
     ipc_live.close()
     srv.close()

@@ -81,6 +81,43 @@ def test_a_staged_fault_is_said_and_kept_with_the_recording(app, client, patient
 
 
 @pytest.mark.databases("sqlite")
+def test_through_the_acquisition_socket_the_person_answers_too(tmp_path, monkeypatch):
+    """As `rig demo` runs it (the acquisition service on its socket, the web process's IPC
+    live source): ``perform`` is answered over the socket with the trial's Start and the staged
+    fault, so the recording starts there and the card can say the fault was staged."""
+    from dashboard.db import create_clinician, get_db
+    from dashboard.models import Patient
+    from rig.acquire.ipc import IpcLiveSource
+    from rig.acquire.service import AcquisitionService, build_acquisition
+    from rig.config import Config
+    from tests.dashboard_support import PASSWORD, login, make_app
+    acq, gpio, _ = build_acquisition(Config().validate(), backend="sim", realtime=False)
+    sock = tmp_path / "acq.sock"
+    svc = AcquisitionService(acq, sock, sim_rig=gpio.sim_rig).start()
+    live = IpcLiveSource(sock, retry_s=0.05).start()
+    try:
+        app = make_app(tmp_path, live, SIM_FAULT_RATE=1.0)
+        with app.app_context():
+            create_clinician(get_db(), "admin", PASSWORD, is_admin=True)
+            p = Patient(code="IPC-1", body_mass_kg=70.0, dominant_leg="right", involved_side="left")
+            get_db().add(p)
+            get_db().commit()
+            pid = p.id
+        client = app.test_client()
+        assert login(client).status_code == 302
+        sid = new_session(client, pid, "single_leg_stance")
+        r = client.post(f"/api/sessions/{sid}/trials/record",
+                        json={"side": "left", "seconds": default_protocols()["single_leg_stance"].record_s})
+        d = r.get_json()
+        assert r.status_code == 201, d
+        staged = gpio.sim_rig.person.performing.fault
+        assert staged and d["simulated_fault"] == staged and not d["analysis"]["scored"]
+    finally:
+        live.close()
+        svc.close()
+
+
+@pytest.mark.databases("sqlite")
 def test_the_person_is_stable_per_patient_and_the_weak_hip_improves_over_weeks(app):
     from datetime import datetime, timedelta, timezone
     t0 = datetime(2026, 1, 5, tzinfo=timezone.utc)

@@ -26,7 +26,8 @@ import urllib.request
 import pytest
 
 from tests import ROOT
-from tests.browser_support import MISSING, console_errors, in_viewport, make_browser, shot, wait_for
+from tests.browser_support import (MISSING, console_errors, create_admin, in_viewport, make_browser, new_patient,
+                                   shot, wait_for)
 from tests.dashboard_support import PASSWORD
 
 pytestmark = [pytest.mark.soak, pytest.mark.skipif(MISSING is not None, reason=MISSING or "")]
@@ -126,13 +127,7 @@ def test_a_clinic_morning_on_the_demo(demo, tmp_path):
     base, log = demo
     d = make_browser(tmp_path, size=(1024, 768), performance_log=True)
     try:
-        d.get(base + "/")
-        assert "/auth/setup" in d.current_url                       # first run: create the admin
-        d.find_element(By.NAME, "username").send_keys("admin")
-        d.find_element(By.NAME, "password").send_keys(PASSWORD)
-        d.find_element(By.NAME, "confirm").send_keys(PASSWORD)
-        d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-        wait_for(lambda: "/patients" in d.current_url, what="patients list")
+        create_admin(d, base, PASSWORD)                             # first run: the admin account
 
         # the seeded demo patient: six weeks of trends, "is this change real" at a glance
         d.find_element(By.PARTIAL_LINK_TEXT, "DEMO-01").click()
@@ -148,13 +143,7 @@ def test_a_clinic_morning_on_the_demo(demo, tmp_path):
         demo_url = d.current_url
 
         # a new patient, then every protocol on both sides
-        d.get(base + "/patients/new")
-        d.find_element(By.NAME, "code").send_keys("ACC-01")
-        d.find_element(By.NAME, "body_mass_kg").send_keys("64")
-        Select(d.find_element(By.NAME, "involved_side")).select_by_value("left")
-        d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-        wait_for(lambda: "ACC-01" in d.find_element(By.TAG_NAME, "h1").text, what="new patient")
-        patient_url = d.current_url
+        patient_url = new_patient(d, base, "ACC-01", 64, involved_side="left")
         errors = _server_errors(d)
         for pid, steps in WALK:
             d.get(patient_url)

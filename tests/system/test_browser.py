@@ -11,7 +11,7 @@ import threading
 
 import pytest
 
-from tests.browser_support import MISSING, in_viewport, make_browser, shot, wait_for
+from tests.browser_support import MISSING, create_admin, in_viewport, make_browser, new_patient, shot, wait_for
 from tests.dashboard_support import PASSWORD
 
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
@@ -117,11 +117,7 @@ def test_clinician_day_in_a_real_browser(server, browser):
     d.get(server + "/")
     assert "/auth/setup" in d.current_url                        # first run: create the admin
     shot(d, "01-setup")
-    d.find_element(By.NAME, "username").send_keys("admin")
-    d.find_element(By.NAME, "password").send_keys(PASSWORD)
-    d.find_element(By.NAME, "confirm").send_keys(PASSWORD)
-    d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: "/patients" in d.current_url, what="patients list")
+    create_admin(d, server, PASSWORD)
     # status bar filled from /api/status by the simulated plate
     wait_for(lambda: "sim" in d.find_element(By.ID, "statusbar").text, what="status bar")
     d.get(server + "/")                                          # the live page's diagnostics line
@@ -130,12 +126,7 @@ def test_clinician_day_in_a_real_browser(server, browser):
                     what="live diagnostics")
     assert 5 <= int(diag.split()[0]) <= 120, diag
 
-    d.get(server + "/patients/new")
-    d.find_element(By.NAME, "code").send_keys("BR-007")
-    d.find_element(By.NAME, "body_mass_kg").send_keys("72")
-    Select(d.find_element(By.NAME, "dominant_leg")).select_by_value("right")
-    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait_for(lambda: "BR-007" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    new_patient(d, server, "BR-007", 72, dominant_leg="right")
     shot(d, "02-patient-new")
 
     Select(d.find_element(By.NAME, "protocol")).select_by_value("sls_quick")
@@ -194,18 +185,8 @@ def test_step_down_metronome_sends_its_cues(server, browser):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select
     d = browser
-    d.get(server + "/")
-    d.find_element(By.NAME, "username").send_keys("admin")
-    d.find_element(By.NAME, "password").send_keys(PASSWORD)
-    d.find_element(By.NAME, "confirm").send_keys(PASSWORD)
-    d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: "/patients" in d.current_url, what="patients list")
-    d.get(server + "/patients/new")
-    d.find_element(By.NAME, "code").send_keys("BR-008")
-    d.find_element(By.NAME, "body_mass_kg").send_keys("72")
-    Select(d.find_element(By.NAME, "dominant_leg")).select_by_value("left")
-    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait_for(lambda: "BR-008" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    create_admin(d, server, PASSWORD)
+    new_patient(d, server, "BR-008", 72, dominant_leg="left")
     Select(d.find_element(By.NAME, "protocol")).select_by_value("lsd_quick")
     d.find_element(By.ID, "start-session").click()
     wait_for(lambda: "/run" in d.current_url, what="run page")
@@ -250,19 +231,8 @@ def test_every_protocol_is_scored_on_a_tablet(server, browser, size):
     from selenium.webdriver.support.ui import Select
     d = browser
     d.set_window_size(*size)
-    d.get(server + "/")
-    d.find_element(By.NAME, "username").send_keys("admin")
-    d.find_element(By.NAME, "password").send_keys(PASSWORD)
-    d.find_element(By.NAME, "confirm").send_keys(PASSWORD)
-    d.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    wait_for(lambda: "/patients" in d.current_url, what="patients list")
-    d.get(server + "/patients/new")
-    d.find_element(By.NAME, "code").send_keys("TAB-01")
-    d.find_element(By.NAME, "body_mass_kg").send_keys("70")
-    Select(d.find_element(By.NAME, "involved_side")).select_by_value("left")
-    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
-    wait_for(lambda: "TAB-01" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
-    patient_url = d.current_url
+    create_admin(d, server, PASSWORD)
+    patient_url = new_patient(d, server, "TAB-01", 70, involved_side="left")
     walks = [("sls_quick", "left"), ("qs_quick", "both"), ("lsd_walk", "right"), ("squat_quick", "left"),
              ("landing_quick", "right")]
     for pid, side in walks:
