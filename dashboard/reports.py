@@ -299,7 +299,7 @@ def build_referral(patient: Patient, author: str | None = None) -> bytes:
     the clinical notes; no raw measures."""
     db = get_db()
     notes = db.scalars(select(Note).where(Note.patient_id == patient.id).order_by(Note.created_at)).all()
-    blocks = summary.patient_summary(patient)
+    blocks = summary.patient_summary(patient, history(patient))
     from dashboard.programme_views import programme_outcome
     outcome = programme_outcome(patient.id)
     paragraphs: list[tuple[str, float, str]] = [

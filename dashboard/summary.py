@@ -18,15 +18,13 @@ from dashboard.models import ClinicSession, Patient
 MEASURES_PER_TEST = 3
 
 
-def patient_summary(patient: Patient, hist: dict | None = None) -> list[dict]:
+def patient_summary(patient: Patient, hist: dict) -> list[dict]:
     """One block per test the patient has scored results for, in protocol order:
     ``{"group", "title", "first", "last" (dates), "n_sessions", "measures": [{"key", "label", "name",
     "unit", "sides": {side: {"latest", "baseline", "change", "mdc95", "label", "word", "n", "points"}},
     "lsi_pct", "worse_side"}]}``; values in the key's stored unit (``units.fmt`` shows them).
-    ``hist``: ``patients.history(patient)`` when the caller has it already."""
-    from dashboard.patients import history
+    ``hist``: ``patients.history(patient)`` (the trends with their "real change" labels)."""
     from dashboard.trials import left_right
-    hist = hist if hist is not None else history(patient)
     blocks: dict[str, dict] = {}
     for tr in hist["trends"]:
         if not tr["headline"]:

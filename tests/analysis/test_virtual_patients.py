@@ -40,11 +40,15 @@ def test_a_trial_done_right_is_scored(protocol_id):
     assert all(f == [] for f in faults), faults
 
 
+SOAK = pytest.mark.soak          # tests/cli/test_simulate.py checks these faults once on the chips
+
+
 @pytest.mark.parametrize("protocol_id, fault, flagged", [
-    ("single_leg_stance", "touch_down", "balance_lost"), ("single_leg_stance", "hop", "balance_lost"),
-    ("single_leg_squat", "touch_down", "balance_lost"),
+    pytest.param("single_leg_stance", "touch_down", "balance_lost", marks=SOAK),
+    pytest.param("single_leg_stance", "hop", "balance_lost", marks=SOAK),
+    pytest.param("single_leg_squat", "touch_down", "balance_lost", marks=SOAK),
     ("step_down_landing", "touch_down", "balance_lost"),     # the free foot down during the hold
-    ("quiet_stance_mctsib", "touch_down", "stepped_off_early"),
+    pytest.param("quiet_stance_mctsib", "touch_down", "stepped_off_early", marks=SOAK),
 ])
 def test_a_staged_fault_is_flagged(protocol_id, fault, flagged):
     faults = scored_faults(protocol_id, fault)
