@@ -21,7 +21,7 @@ MEASURES_PER_TEST = 3
 def patient_summary(patient: Patient, hist: dict) -> list[dict]:
     """One block per test the patient has scored results for, in protocol order:
     ``{"group", "title", "first", "last" (dates), "n_sessions", "measures": [{"key", "label", "name",
-    "unit", "sides": {side: {"latest", "baseline", "change", "mdc95", "label", "word", "n", "points"}},
+    "unit", "latest": {left, right, both: value or None}, "sides": {side: {"latest", "baseline", "change", "mdc95", "label", "word", "n", "points"}},
     "lsi_pct", "worse_side"}]}``; values in the key's stored unit (``units.fmt`` shows them).
     ``hist``: ``patients.history(patient)`` (the trends with their "real change" labels)."""
     from dashboard.trials import left_right
@@ -44,6 +44,7 @@ def patient_summary(patient: Patient, hist: dict) -> list[dict]:
             sides[side]["word"] = short_word(tr["key"], sides[side], patient.body_mass_kg)
         b["measures"].append({"key": tr["key"], "label": units.label(tr["key"]), "name": units.name(tr["key"]),
                               "unit": units.unit(tr["key"]),
+                              "latest": {sd: sides.get(sd, {}).get("latest") for sd in ("left", "right", "both")},
                               "order": tr.get("order", 99), "sides": sides, "lsi_pct": None, "worse_side": None})
     out = []
     for group, b in sorted(blocks.items()):

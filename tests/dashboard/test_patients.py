@@ -1,4 +1,5 @@
 """Patients: create/edit/list, notes, sessions, and the history page with MDC labels."""
+import re
 from datetime import datetime, timedelta, timezone
 
 import numpy as np
@@ -6,7 +7,7 @@ import numpy as np
 from dashboard.db import get_db
 from dashboard.models import ClinicSession, Patient
 from dashboard.trials import store_trial
-from tests.dashboard_support import sls_samples
+from tests.dashboard_support import post_trial, sls_samples
 
 
 def test_create_patient_validates_and_lists(client):
@@ -156,6 +157,17 @@ def test_mdc_overrides_from_settings_change_labels(app, client, patient):
                                     "mdc_overrides": f"mean_velocity_mm_s = {drop * 2:.4f} lower"})
     assert tr()["sides"]["left"]["points"][1]["label"] == "within noise"
     assert tr()["mdc"] == pytest_approx(drop * 2)
+
+
+def test_at_a_glance_with_one_side_measured(client, session_id, patient):
+    """A test done on one side only so far: its row shows that side and "–" for the other."""
+    post_trial(client, session_id, "left", sls_samples(1, stance="left"))
+    r = client.get(f"/patients/{patient}")
+    assert r.status_code == 200
+    glance = r.get_data(as_text=True).split('id="at-a-glance"')[1].split("</section>")[0]
+    row = glance.split("Sway velocity (cm/s)</td>")[1].split("</tr>")[0]
+    assert re.findall(r"<td>([^<]*)</td>", row)[:2][1] == "–" and "left (inv.)" not in row
+    assert "first session" in row
 
 
 def test_mdc_settings_are_in_clinic_units(app, client):
