@@ -98,13 +98,13 @@ def record_trial(app: Flask, session: ClinicSession, side: str, seconds: float, 
     src = livefeed.live_source(app)
     q: queue.Queue = queue.Queue()          # unbounded: a recording must not drop samples
     unsubscribe = src.subscribe(q.put)
-    told = start() if start is not None else None
-    from_t = (told or {}).get("start_t_s")
     data_dir = Path(app.config["STEPPLATE_DATA_DIR"])
     db = get_db()
     writer = trial = None
     reason = None
     try:
+        told = start() if start is not None else None
+        from_t = (told or {}).get("start_t_s")
         deadline = time.monotonic() + first_batch_s
         msg = None
         while True:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask_login import current_user
@@ -52,8 +53,8 @@ def _parse_mdc(text: str) -> dict:
             mdc = float(parts[0])
         except ValueError:
             raise ValueError(f"line {n}: {parts[0]!r} is not a number") from None
-        if mdc <= 0:
-            raise ValueError(f"line {n}: the MDC must be positive")
+        if not math.isfinite(mdc) or mdc <= 0:
+            raise ValueError(f"line {n}: the MDC must be a positive number")
         direction = parts[1] if len(parts) > 1 else "lower"
         if direction not in ("lower", "higher"):
             raise ValueError(f"line {n}: direction must be 'lower' or 'higher' (better)")

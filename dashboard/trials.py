@@ -148,7 +148,8 @@ def left_right(session: ClinicSession) -> list[dict]:
     for name, group in summary["protocols"].items():
         sides = group["sides"]
         # a protocol run under several conditions: one row per condition, named
-        cond = protocols.title_for(name).split(" · ", 1)[1] if "/" in name and len(summary["protocols"]) > 1 else None
+        cond = (protocols.title_for(name).partition(" · ")[2] or name.partition("/")[2]) \
+            if "/" in name and len(summary["protocols"]) > 1 else None
         for k, sym in group["lsi"].items():
             lv, rv = sides["left"]["measures"][k]["mean"], sides["right"]["measures"][k]["mean"]
             if lv is None or rv is None:

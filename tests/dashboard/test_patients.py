@@ -192,6 +192,8 @@ def test_mdc_settings_are_in_clinic_units(app, client):
     assert 'value="0.35"' in page and "path_length_mm = 90 lower" in page
     r = client.post("/settings/", data=dict(form, mdc__mean_velocity_mm_s="fast"))
     assert r.status_code == 200 and "Sway velocity (cm/s): &#39;fast&#39; is not a number" in r.get_data(as_text=True)
+    r = client.post("/settings/", data=dict(form, mdc_overrides="path_length_mm = nan lower"))
+    assert r.status_code == 200 and "must be a positive number" in r.get_data(as_text=True)
     r = client.post("/settings/", data=dict(form, mdc__mean_velocity_mm_s="-1"))
     assert r.status_code == 200 and "must be a positive number" in r.get_data(as_text=True)
     with app.app_context():

@@ -149,13 +149,16 @@ class StanceEvents:
 
     def _already_on_one_leg(self, t_settled, now) -> None:
         """A trial that starts on the stance leg: when the weight settled with the COP over one
-        foot (at least lift_shift_mm off the plate's centre line, on the stance side when that is
-        known), the single-leg phase starts there: its region is where the weight settled, and
+        foot (the trial's stance leg when it is known; else at least lift_shift_mm off the plate's
+        centre line), the single-leg phase starts there: its region is where the weight settled, and
         a ``foot_lift`` marks it (``already_lifted``). Otherwise the lift is waited for."""
         ml = self._base_ml
-        side = "left" if ml < 0 else "right"
-        if abs(ml) < self.p.lift_shift_mm or (self.stance_side is not None and side != self.stance_side):
-            return
+        if self.stance_side is not None:         # the clinician chose the leg: on it from the start
+            side = self.stance_side              # (wherever on the plate the foot stands)
+        else:
+            side = "left" if ml < 0 else "right"
+            if abs(ml) < self.p.lift_shift_mm:
+                return
         aps = [s[3] for s in self._hist if s[0] >= t_settled and math.isfinite(s[3])]
         self._in_sls = True
         self._stance_side = side
