@@ -224,21 +224,15 @@ def _summary_page(pdf, patient: Patient, blocks: list[dict]) -> None:
             ax.text(x, yy, h, fontsize=7, weight="bold", color="#444", va="top")
         yy -= 0.017
         for m in b["measures"]:
-            sides = m["sides"]
             ax.text(cols[0], yy, m["label"][:40], fontsize=7.5, va="top")
-            both = "both" in sides and "left" not in sides
-            for x, sd in ((cols[1], "left"), (cols[2], "right")):
-                v = sides.get("both" if both else sd)
-                if both and sd == "right":
-                    v = None
-                ax.text(x, yy, "–" if v is None else units.fmt(m["key"], v["latest"], bm), fontsize=7.5, va="top",
-                        color=SIDE_COLOURS["both" if both else sd])
+            colour = SIDE_COLOURS["both"] if "both" in m["sides"] else None
+            for (xv, xw), sd in (((cols[1], cols[4]), "left"), ((cols[2], cols[5]), "right")):
+                v = m["columns"][sd]
+                ax.text(xv, yy, "–" if v is None else units.fmt(m["key"], v["latest"], bm), fontsize=7.5, va="top",
+                        color=colour or SIDE_COLOURS[sd])
+                if v is not None:
+                    ax.text(xw, yy, v["word"], fontsize=7.5, va="top", color=LABEL_COLOURS.get(v["label"], "#000"))
             ax.text(cols[3], yy, "–" if m["lsi_pct"] is None else f"{m['lsi_pct']:.0f} %", fontsize=7.5, va="top")
-            for x, sd in ((cols[4], "left"), (cols[5], "right")):
-                v = sides.get("both" if both else sd) if not (both and sd == "right") else None
-                if v is None:
-                    continue
-                ax.text(x, yy, v["word"], fontsize=7.5, va="top", color=LABEL_COLOURS.get(v["label"], "#000"))
             yy -= 0.016
         _mini_trend(fig, b, patient, top=0.04 + 0.92 * y, height=0.92 * band * 0.7)
         y -= band

@@ -21,7 +21,7 @@ MEASURES_PER_TEST = 3
 def patient_summary(patient: Patient, hist: dict) -> list[dict]:
     """One block per test the patient has scored results for, in protocol order:
     ``{"group", "title", "first", "last" (dates), "n_sessions", "measures": [{"key", "label", "name",
-    "unit", "latest": {left, right, both: value or None}, "sides": {side: {"latest", "baseline", "change", "mdc95", "label", "word", "n", "points"}},
+    "unit", "columns": {"left", "right": a side's entry or None}, "sides": {side: {"latest", "baseline", "change", "mdc95", "label", "word", "n", "points"}},
     "lsi_pct", "worse_side"}]}``; values in the key's stored unit (``units.fmt`` shows them).
     ``hist``: ``patients.history(patient)`` (the trends with their "real change" labels)."""
     from dashboard.trials import left_right
@@ -44,7 +44,7 @@ def patient_summary(patient: Patient, hist: dict) -> list[dict]:
             sides[side]["word"] = short_word(tr["key"], sides[side], patient.body_mass_kg)
         b["measures"].append({"key": tr["key"], "label": units.label(tr["key"]), "name": units.name(tr["key"]),
                               "unit": units.unit(tr["key"]),
-                              "latest": {sd: sides.get(sd, {}).get("latest") for sd in ("left", "right", "both")},
+                              "columns": _columns(sides),
                               "order": tr.get("order", 99), "sides": sides, "lsi_pct": None, "worse_side": None})
     out = []
     for group, b in sorted(blocks.items()):
@@ -60,6 +60,14 @@ def patient_summary(patient: Patient, hist: dict) -> list[dict]:
                     m["lsi_pct"], m["worse_side"] = row["lsi_pct"], row["worse_side"]
         out.append(b)
     return out
+
+
+def _columns(sides: dict) -> dict:
+    """What a card's Left and Right columns show: each side's entry; a test on both legs at
+    once (quiet stance) fills the first column and leaves the second empty."""
+    if "both" in sides and "left" not in sides:
+        return {"left": sides["both"], "right": None}
+    return {"left": sides.get("left"), "right": sides.get("right")}
 
 
 def _latest_session(patient: Patient, block: dict) -> ClinicSession | None:
@@ -88,7 +96,7 @@ def change_words(key: str, side: dict, body_mass_kg: float | None) -> str:
     if side["n"] < 2:
         return f"{fmt(side['latest'])}{unit} (first session)"
     if units.is_count(key):                      # a count has no MDC: before and after is the news
-        return f"{fmt(side['baseline'])} → {fmt(side['latest'])}"
+        return short_word(key, side, body_mass_kg)
     mdc_txt = f" (MDC {fmt(abs(side['mdc95']))})" if side["mdc95"] is not None else ""
     return f"{fmt(side['baseline'])} → {fmt(side['latest'])}{unit}, {side['label']}{mdc_txt}"
 

@@ -2,6 +2,8 @@
 landing leg (a touch-down of the free foot, as in single-leg stance)."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 
@@ -13,9 +15,9 @@ class LandingEvents:
         """Once the landing has stabilised the patient holds still on the landing leg: from here
         the single-leg stance's touch-down watch runs, its region where the COP was while the
         force settled (the stance side is the trial's, else the side of that COP)."""
-        recent = [(s[2], s[3]) for s in self._hist if s[0] >= self._stab_start]
-        ml = [m for m, _ in recent if m == m]
-        ap = [a for m, a in recent if m == m and a == a]
+        recent = [(s[2], s[3]) for s in self._hist if s[0] >= self._stab_start and math.isfinite(s[2])]
+        ml = [m for m, _ in recent]
+        ap = [a for _, a in recent if math.isfinite(a)]
         if not ml:
             return
         centre = float(np.median(ml))
