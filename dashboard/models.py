@@ -71,7 +71,7 @@ class Clinician(UserMixin, Base):
 
 
 class Patient(Base):
-    """Pseudonymous: a clinic code, body mass and leg dominance; nothing that names a person."""
+    """Pseudonymous: a clinic code, body mass, leg dominance and year of birth; nothing that names a person."""
     __tablename__ = "patients"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -80,6 +80,8 @@ class Patient(Base):
     dominant_leg: Mapped[str] = mapped_column(String(8), default="unknown")
     #: the injured or weaker side ("left", "right" or "none"): the LSI's numerator
     involved_side: Mapped[str] = mapped_column(String(8), default="none", server_default="none")
+    #: year of birth only (no date: pseudonymous), for the age band of the reference values
+    birth_year: Mapped[int | None] = mapped_column(Integer, nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 

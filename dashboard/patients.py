@@ -3,14 +3,14 @@ band and "real change" labels)."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
-from wtforms import FloatField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Regexp
+from wtforms import FloatField, IntegerField, SelectField, StringField, TextAreaField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
 from dashboard import measures, palette, protocols, trials, units
 from dashboard.auth import clinic_gate, role_required
@@ -31,6 +31,9 @@ class PatientForm(FlaskForm):
     involved_side = SelectField("Involved side (injured or weaker)",
                                 choices=[("none", "None / not known"), ("left", "Left"), ("right", "Right")],
                                 default="none")
+    birth_year = IntegerField("Year of birth (optional: for the reference values)",
+                              validators=[Optional(), NumberRange(min=1900, max=date.today().year,
+                                                                  message="a year between 1900 and this year")])
     notes = TextAreaField("Notes", validators=[Length(max=5000)])
 
 
@@ -69,7 +72,8 @@ def create():
             form.code.errors.append("this ID is already used")
         else:
             p = Patient(code=code, body_mass_kg=form.body_mass_kg.data, dominant_leg=form.dominant_leg.data,
-                        involved_side=form.involved_side.data, notes=form.notes.data or "")
+                        involved_side=form.involved_side.data, birth_year=form.birth_year.data,
+                        notes=form.notes.data or "")
             db.add(p)
             db.commit()
             flash(f"Patient {p.code} created.", "success")
