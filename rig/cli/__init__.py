@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from rig import __version__
-from rig.cli import acquisition, analyze, backup, calibrate, config, protocols, simulate, web
+from rig.cli import acquisition, analyze, backup, calibrate, config, norms, protocols, simulate, web
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -26,5 +26,5 @@ def main(ctx: click.Context, config_path: str | None) -> None:
 
 for _cmd in (acquisition.stream, acquisition.doctor, acquisition.acquire, web.serve, web.demo,
              analyze.analyze, calibrate.calibrate, calibrate.check, config.config_group, config.status,
-             protocols.protocols, simulate.simulate, backup.backup, backup.restore):
+             protocols.protocols, simulate.simulate, backup.backup, backup.restore, norms.norms):
     main.add_command(_cmd)

@@ -14,29 +14,13 @@ def simulate_trial(config, proto, side, condition=None, *, seed: int = 0, mass_k
                    hip_drop: float = 0.0, valgus: float = 0.0, fault: str | None = None):
     """Run one trial through the simulated rig. Returns (samples, counts, metadata, performance):
     SAMPLE_COLUMNS rows and raw counts from Start on (stream time; the writer rebases it)."""
-    import numpy as np
-    from rig.acquire.service import build_acquisition
     from rig.recording.writer import metadata_from_hello
-    from rig.signal.plate import nominal_force_model
     from rig.sim.protocols import perform, person_for
 
     perf = perform(proto, side, condition, hip_drop=hip_drop, valgus=valgus, seed=seed, fault=fault)
     person = person_for(perf, mass_kg=mass_kg, seed=seed)
-    # the simulated plate is the nominal one: a calibration of a real plate would be wrong here
-    acq, _gpio, _ = build_acquisition(config, backend="sim", realtime=False,
-                                      force_model_factory=nominal_force_model,
-                                      sim_kwargs={"person": person, "seed": seed})
-    t0, t1 = perf.record_from_s, perf.record_from_s + perf.record_s
-    rows, counts = [], []
-
-    def on(ev):
-        if getattr(ev, "type", None) == "batch":
-            keep = (ev.samples[:, 0] >= t0) & (ev.samples[:, 0] < t1)
-            rows.append(ev.samples[keep])
-            counts.append(ev.counts[keep])
-    acq.subscribe(on)
-    acq.run(max_seconds=t1 + 0.3)
-    samples, raw = np.vstack(rows), np.vstack(counts)
+    t0 = perf.record_from_s
+    samples, raw, acq = record_load(config, person, seed, t0, t0 + perf.record_s)
     meta = metadata_from_hello(acq.hello(), protocol=proto.id, side=side or "both")
     if proto.has_named_conditions:
         meta["condition"] = condition or proto.conditions[0].id
@@ -46,6 +30,31 @@ def simulate_trial(config, proto, side, condition=None, *, seed: int = 0, mass_k
         from rig.analysis.protocols.analysis import cues_metadata
         meta.update(cues_metadata(perf.cues_s))
     return samples, raw, meta, perf
+
+
+def record_load(config, load, seed: int, t0_s: float, t1_s: float):
+    """``load`` (a virtual person or any load source) on the simulated plate, read through the
+    emulated chips, the driver and the acquisition loop (tare, spike filter) from stream time 0
+    to ``t1_s``. Returns (samples, counts, acquisition): SAMPLE_COLUMNS rows and raw counts of
+    [t0_s, t1_s)."""
+    import numpy as np
+    from rig.acquire.service import build_acquisition
+    from rig.signal.plate import nominal_force_model
+
+    # the simulated plate is the nominal one: a calibration of a real plate would be wrong here
+    acq, _gpio, _ = build_acquisition(config, backend="sim", realtime=False,
+                                      force_model_factory=nominal_force_model,
+                                      sim_kwargs={"person": load, "seed": seed})
+    rows, counts = [], []
+
+    def on(ev):
+        if getattr(ev, "type", None) == "batch":
+            keep = (ev.samples[:, 0] >= t0_s) & (ev.samples[:, 0] < t1_s)
+            rows.append(ev.samples[keep])
+            counts.append(ev.counts[keep])
+    acq.subscribe(on)
+    acq.run(max_seconds=t1_s + 0.3)
+    return np.vstack(rows), np.vstack(counts), acq
 
 
 @click.command("simulate")
