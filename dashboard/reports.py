@@ -26,7 +26,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.patches import Ellipse
 from sqlalchemy import select
 
-from dashboard import measures, protocols, recordings, summary, units
+from dashboard import measures, protocols, recordings, reference, summary, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient
@@ -157,6 +157,38 @@ def _left_right_page(pdf, session: ClinicSession, body_mass: float) -> None:
     _page(pdf, fig)
 
 
+def _reference_page(pdf, session: ClinicSession, patient: Patient) -> None:
+    """Where the session's quiet-stance sway stands among people of the same age, per condition
+    (dashboard.reference: the measures the rig reads close enough to the reference data), and
+    why the other measures are not compared."""
+    refs = reference.for_session(session)
+    if not refs:
+        return
+    fig = Figure(figsize=(A4[0], A4[1] / 2))
+    ax = fig.add_axes([0.06, 0.04, 0.88, 0.9])
+    ax.axis("off")
+    first = refs[0]
+    ax.text(0, 1, "Among people of the same age", fontsize=12, weight="bold", va="top")
+    y = 0.9
+    if first["note"] and not first["rows"]:
+        ax.text(0, y, first["note"], fontsize=9, va="top", wrap=True)
+    else:
+        for ref in refs:
+            text = "; ".join(f"{r['title']} {r['value_text']}: {r['words']}" for r in ref["shown_rows"]) or ref["note"]
+            ax.text(0, y, ref["condition_title"], fontsize=9, weight="bold", va="top")
+            ax.text(0.3, y, text, fontsize=9, va="top")
+            y -= 0.08
+        y -= 0.03
+        lines = [f"Percentile among {first['who']} ({first['n_people']} people) in a public data set: "
+                 f"{first['source']}. A higher percentile means more sway than most people of that age."]
+        lines += [f"{r['title']}: {r['why']}." for r in first["hidden_rows"] + first["shown_rows"]]
+        for line in lines:
+            wrapped = textwrap.fill(line, 120)
+            ax.text(0, y, wrapped, fontsize=7, color="#444", va="top")
+            y -= 0.045 * (wrapped.count("\n") + 1) + 0.01
+    _page(pdf, fig)
+
+
 def _trend_pages(pdf, patient: Patient, hist: dict) -> None:
     trends = [tr for tr in hist["trends"] if tr["headline"]]
     trends = [tr for tr in trends if max(len(s["points"]) for s in tr["sides"].values()) >= 2]
@@ -234,6 +266,10 @@ def _summary_page(pdf, patient: Patient, blocks: list[dict]) -> None:
                     ax.text(xw, yy, v["word"], fontsize=7.5, va="top", color=LABEL_COLOURS.get(v["label"], "#000"))
             ax.text(cols[3], yy, "–" if m["lsi_pct"] is None else f"{m['lsi_pct']:.0f} %", fontsize=7.5, va="top")
             yy -= 0.016
+        ref = b.get("reference")
+        if ref is not None:
+            ax.text(cols[0], yy, f"Among {ref['who']}: {ref['line']}" if ref["line"] else ref["note"],
+                    fontsize=7, va="top", color="#444")
         _mini_trend(fig, b, patient, top=0.04 + 0.92 * y, height=0.92 * band * 0.7)
         y -= band
     ax.text(0, 0.0, "LSI: limb symmetry index, involved ÷ uninvolved side (left ÷ right when no involved side is "
@@ -281,6 +317,7 @@ def build_pdf(patient: Patient, session: ClinicSession | None, trends: bool = Tr
         if session is not None:
             _trial_pages(pdf, session)
             _left_right_page(pdf, session, patient.body_mass_kg)
+            _reference_page(pdf, session, patient)
         if trends:
             _trend_pages(pdf, patient, hist)
             _programme_page(pdf, patient)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from dashboard import protocols, units
+from dashboard import protocols, reference, units
 from dashboard.db import get_db
 from dashboard.models import ClinicSession, Patient
 
@@ -22,7 +22,7 @@ def patient_summary(patient: Patient, hist: dict) -> list[dict]:
     """One block per test the patient has scored results for, in protocol order:
     ``{"group", "title", "first", "last" (dates), "n_sessions", "measures": [{"key", "label", "name",
     "unit", "columns": {"left", "right": a side's entry or None}, "sides": {side: {"latest", "baseline", "change", "mdc95", "label", "word", "n", "points"}},
-    "lsi_pct", "worse_side"}]}``; values in the key's stored unit (``units.fmt`` shows them).
+    "lsi_pct", "worse_side"}], "reference": dashboard.reference's comparison or None}``; values in the key's stored unit (``units.fmt`` shows them).
     ``hist``: ``patients.history(patient)`` (the trends with their "real change" labels)."""
     from dashboard.trials import left_right
     blocks: dict[str, dict] = {}
@@ -58,6 +58,7 @@ def patient_summary(patient: Patient, hist: dict) -> list[dict]:
                 row = lr.get((group, m["key"]))
                 if row is not None:
                     m["lsi_pct"], m["worse_side"] = row["lsi_pct"], row["worse_side"]
+        b["reference"] = reference.for_glance_block(b, patient)
         out.append(b)
     return out
 

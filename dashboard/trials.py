@@ -32,7 +32,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from dashboard import durable, livefeed, measures, plain, protocols, recordings, simperson, units
+from dashboard import durable, livefeed, measures, plain, protocols, recordings, reference, simperson, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import SIDES, ClinicSession, Trial
@@ -176,6 +176,7 @@ def session_detail(session_id: int):
         return redirect(url_for("trials.session_detail", session_id=s.id))
     return render_template("trials/session.html", s=s, patient=s.patient, form=form,
                            comparison=left_right(s), protocol=protocols.get(s.protocol),
+                           reference=reference.for_session(s),
                            redo_form=EmptyForm(), headline=protocols.headline_for(s.protocol) or measures.HEADLINE)
 
 
@@ -265,7 +266,7 @@ def trial_detail(trial_id: int):
     return render_template("trials/trial.html", t=t, s=t.session, patient=t.session.patient, head=head,
                            summary=plain.line(t.protocol, t.side, results, measures.analysis_summary(t.quality)),
                            protocol_title=protocols.title_for(t.protocol),
-                           results=results, order=order, redo_form=EmptyForm(),
+                           results=results, order=order, redo_form=EmptyForm(), reference=reference.for_trial(t),
                            analysis=measures.analysis_summary(t.quality))
 
 
