@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from rig.signal.plate import G
-from rig.sim.sway import HIP_DROP_SD, HIP_DROP_VEL, NO_SWAY, SwaySpec, _eyes_factor, _surface_factor
+from rig.sim.sway import HIP_DROP_SD, HIP_DROP_VEL, NO_SWAY, SwaySpec, _eyes_factor, double_stance_factor
 
 DT_S = 0.001
 """Resolution of the rendered script (s)."""
@@ -179,9 +179,8 @@ class DoubleStance(Phase):
     kind = "double_stance"
 
     def sway(self, person, state):
-        sd, sp = _eyes_factor(self.eyes)
-        fsd, fsp = _surface_factor(self.surface)
-        return person.quiet_stance.scaled(sd=sd * fsd, speed=sp * fsp)
+        sd, sp = double_stance_factor(self.eyes, self.surface)
+        return person.quiet_stance.scaled(sd=sd, speed=sp)
 
     def render(self, r, sl, t0, st):
         if st.stance != "double" or st.load != 1.0:

@@ -59,12 +59,15 @@ QUIET_STANCE = SwaySpec(sd_ml_m=0.0025, sd_ap_m=0.0045, speed_m_s=0.010, vel_rat
 #: (e.g. Paillard & Noé 2015 review; values for healthy adults on a firm surface).
 SINGLE_LEG_STANCE = SwaySpec(sd_ml_m=0.006, sd_ap_m=0.007, speed_m_s=0.030, vel_ratio_ml_ap=1.1,
                              az_sd_m_s2=0.08, limit_ml_m=0.035, limit_ap_m=0.09)
-#: Eyes closed: SD × 1.25, mean speed × 1.5 (typical Romberg ratios for young adults).
+#: Eyes closed in single-leg stance: SD × 1.25, mean speed × 1.5 (typical Romberg ratios).
 EYES_CLOSED_SD, EYES_CLOSED_SPEED = 1.25, 1.5
-#: Foam surface (the mCTSIB's foam conditions): SD × 1.4, mean speed × 1.8. Compliant foam
-#: roughly doubles COP path velocity in healthy adults (foam/firm ratios of 1.5-2.5 are usual);
-#: these are round values inside that range, not a fit to one study.
-FOAM_SD, FOAM_SPEED = 1.4, 1.8
+#: Quiet stance on both feet under the four mCTSIB conditions: (SD factor, mean-speed factor)
+#: against firm ground with eyes open, measured on real people: in the Santos & Duarte (2016)
+#: public data (docs/reference-values.md), the median over the 79-80 people aged 18-39 of each
+#: person's ratio of COP velocity (speed) and of the square root of the 95 % area (SD).
+#: tests/sim/test_sway_conditions.py recomputes them from BDSinfoCOP.txt.
+DOUBLE_STANCE_CONDITIONS = {("open", "firm"): (1.0, 1.0), ("closed", "firm"): (1.06, 1.09),
+                            ("open", "foam"): (2.36, 2.76), ("closed", "foam"): (2.67, 3.62)}
 #: hip_drop h in [0, 1] (Trendelenburg-like pelvic drop): ML SD × (1 + HIP_DROP_SD·h) and
 #: ML velocity × (1 + HIP_DROP_VEL·h) during single-leg tasks.
 HIP_DROP_SD, HIP_DROP_VEL = 1.0, 1.0
@@ -72,21 +75,20 @@ HIP_DROP_SD, HIP_DROP_VEL = 1.0, 1.0
 NO_SWAY = SwaySpec(0.0, 0.0, 0.0, 1.0, 0.0)
 
 
-#: (SD factor, speed factor) of each eyes and surface condition.
-_FACTORS = {"eyes": {"open": (1.0, 1.0), "closed": (EYES_CLOSED_SD, EYES_CLOSED_SPEED)},
-            "surface": {"firm": (1.0, 1.0), "foam": (FOAM_SD, FOAM_SPEED)}}
-
-
-def _factor(what: str, value: str) -> tuple[float, float]:
-    table = _FACTORS[what]
-    if value not in table:
-        raise ValueError(f"{what} must be {' or '.join(repr(k) for k in table)}, got {value!r}")
-    return table[value]
-
-
-def _surface_factor(surface: str) -> tuple[float, float]:
-    return _factor("surface", surface)
+#: (SD factor, speed factor) of eyes open/closed in single-leg stance.
+_EYES = {"open": (1.0, 1.0), "closed": (EYES_CLOSED_SD, EYES_CLOSED_SPEED)}
 
 
 def _eyes_factor(eyes: str) -> tuple[float, float]:
-    return _factor("eyes", eyes)
+    if eyes not in _EYES:
+        raise ValueError(f"eyes must be 'open' or 'closed', got {eyes!r}")
+    return _EYES[eyes]
+
+
+def double_stance_factor(eyes: str, surface: str) -> tuple[float, float]:
+    """(SD factor, speed factor) of quiet stance with ``eyes`` open/closed on a ``surface``
+    firm/foam (DOUBLE_STANCE_CONDITIONS)."""
+    _eyes_factor(eyes)
+    if surface not in ("firm", "foam"):
+        raise ValueError(f"surface must be 'firm' or 'foam', got {surface!r}")
+    return DOUBLE_STANCE_CONDITIONS[(eyes, surface)]

@@ -97,3 +97,4 @@ def test_the_older_person_sways_more_than_the_young_on_foam(app, older):
     old = norms.cell_for(table, "foam_eyes_closed", OLDER_AGE)["measures"]["mean_velocity_mm_s"]
     assert norms.percentile_band(v, young) >= norms.percentile_band(v, old)
 
+

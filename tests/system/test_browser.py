@@ -11,7 +11,8 @@ import threading
 
 import pytest
 
-from tests.browser_support import MISSING, create_admin, in_viewport, make_browser, new_patient, shot, wait_for
+from tests.browser_support import (MISSING, console_errors, create_admin, in_viewport, make_browser, new_patient,
+                                   shot, wait_for)
 from tests.dashboard_support import PASSWORD
 
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
@@ -280,3 +281,69 @@ def test_every_protocol_is_scored_on_a_tablet(server, browser, size):
     errors = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
     assert not errors, errors
 
+
+
+@pytest.fixture
+def history_server(tmp_path):
+    """The app on waitress with the older demo patient's mCTSIB sessions (no plate needed)."""
+    from waitress.server import create_server
+
+    from dashboard import create_app
+    from dashboard.demo_history import seed_older_patient
+    app = create_app({"SECRET_KEY": "browser-test", "INSTANCE_PATH": str(tmp_path / "inst"),
+                      "DATABASE_URL": f"sqlite:///{tmp_path / 'clinic.db'}"})
+    pid = seed_older_patient(app)
+    srv = create_server(app, host="127.0.0.1", port=0, threads=4)
+    th = threading.Thread(target=srv.run, daemon=True)
+    th.start()
+    try:
+        yield f"http://127.0.0.1:{srv.effective_port}", pid
+    finally:
+        srv.close()
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (390, 844)], ids=["tablet", "phone"])
+def test_reference_values_on_a_tablet(history_server, browser, size):
+    """The older demo patient's percentile bands: one line per condition at a glance, the
+    session's card (one row per condition, why the others are not compared one tap away), the
+    trial's card; nothing wider than the screen; the year of birth edited on the form decides
+    whether a percentile is shown at all."""
+    from selenium.webdriver.common.by import By
+    base, pid = history_server
+    d = browser
+    d.set_window_size(*size)
+    create_admin(d, base, PASSWORD)
+    fits = "return document.documentElement.scrollWidth <= window.innerWidth"
+    d.get(f"{base}/patients/{pid}")
+    lines = d.find_elements(By.CSS_SELECTOR, "#at-a-glance .reference-line")
+    assert len(lines) == 4 and all("Among people aged 70+: Sway velocity" in ln.text for ln in lines)
+    assert d.execute_script(fits), f"patient page wider than the screen at {size}"
+    sessions = [a.get_attribute("href") for a in d.find_elements(By.CSS_SELECTOR, ".timeline a")]
+    d.get(sessions[0])
+    card = d.find_element(By.ID, "reference-values")
+    d.execute_script("arguments[0].scrollIntoView({block: 'start'})", card)
+    rows = card.find_elements(By.CSS_SELECTOR, "tbody tr")
+    assert len(rows) == 4 and all("percentile" in r.text for r in rows), [r.text for r in rows]
+    why = card.find_element(By.CSS_SELECTOR, "details.why")
+    assert not why.find_element(By.TAG_NAME, "ul").is_displayed()
+    why.find_element(By.TAG_NAME, "summary").click()
+    wait_for(lambda: why.find_element(By.TAG_NAME, "ul").is_displayed(), what="why the others are not compared")
+    assert "percentile points" in why.text
+    wide = d.execute_script("return [...document.querySelectorAll('main *')].filter(e => e.getBoundingClientRect().right > window.innerWidth + 1).slice(0, 8).map(e => e.tagName + '.' + e.className + '#' + e.id + ' ' + Math.round(e.getBoundingClientRect().right))")
+    assert d.execute_script(fits), f"session page wider than the screen at {size}: {wide}"
+    shot(d, f"reference-session-{size[0]}x{size[1]}")
+    trial = d.find_element(By.CSS_SELECTOR, "table.list a").get_attribute("href")
+    d.get(trial)
+    tcard = d.find_element(By.ID, "reference-values")
+    assert "percentile" in tcard.text and d.execute_script(fits)
+    shot(d, f"reference-trial-{size[0]}x{size[1]}")
+    # no year of birth: the card asks for it instead of showing a percentile
+    d.get(f"{base}/patients/{pid}/edit")
+    field = d.find_element(By.NAME, "birth_year")
+    field.clear()
+    d.find_element(By.CSS_SELECTOR, "main form button[type=submit]").click()
+    wait_for(lambda: "/edit" not in d.current_url, what="patient saved")
+    d.get(sessions[0])
+    note = d.find_element(By.ID, "reference-values-note")
+    assert "year of birth" in note.text
+    assert not console_errors(d)
