@@ -216,6 +216,12 @@ def band_words(band) -> str:
     return f"{lo}th–{hi}th percentile"
 
 
+def _pct(x: float) -> str:
+    """A signed percentage in words: "+24 %", "−0.4 %" (one decimal below 1 %, never "−0 %")."""
+    text = f"{x:+.1f}" if abs(x) < 1 else f"{x:+.0f}"
+    return text.replace("-", "−") + " %"
+
+
 def shown(table: dict, key: str, condition: str) -> tuple[bool, str]:
     """Whether a percentile of ``key`` is shown for ``condition``, and why (plain words)."""
     comp = table.get("comparability", {}).get(key)
@@ -223,12 +229,12 @@ def shown(table: dict, key: str, condition: str) -> tuple[bool, str]:
     if not comp or cond not in comp.get("shift_points", {}):
         return False, "not compared: how StepPlate reads this measure against the lab plate has not been measured"
     shift, bias = comp["shift_points"][cond], comp["bias_pct"]
-    parts = (f"the plate itself reads it {comp['instrument_bias_pct']:+.0f} %, the {comp['scored_s']:.0f}-s test "
-             f"{comp['window_bias_pct']:+.0f} % against the published {comp['published_s']:.0f}-s trials")
+    parts = (f"the plate itself reads it {_pct(comp['instrument_bias_pct'])}, the {comp['scored_s']:.0f}-s test "
+             f"{_pct(comp['window_bias_pct'])} against the published {comp['published_s']:.0f}-s trials")
     if comp["shown"][cond]:
-        return True, (f"shown: StepPlate reads it {bias:+.0f} % against the reference data ({parts}), "
+        return True, (f"shown: StepPlate reads it {_pct(bias)} against the reference data ({parts}), "
                       f"a shift of {shift:.0f} percentile points")
-    return False, (f"not shown: StepPlate reads it {bias:+.0f} % against the reference data ({parts}), which "
+    return False, (f"not shown: StepPlate reads it {_pct(bias)} against the reference data ({parts}), which "
                    f"would move a patient by {shift:.0f} percentile points (more than {table['comparability_threshold_points']:.0f})")
 
 

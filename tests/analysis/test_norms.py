@@ -91,7 +91,8 @@ def test_compare_gives_a_band_only_where_the_bias_allows():
     assert rows["mean_velocity_mm_s"]["words"] == "25th–50th percentile"
     assert rows["ellipse95_area_prediction_mm2"]["band"] is None
     assert not rows["ellipse95_area_prediction_mm2"]["shown"]
-    assert "percentile points" in rows["ellipse95_area_prediction_mm2"]["why"]
+    why = rows["ellipse95_area_prediction_mm2"]["why"]
+    assert "percentile points" in why and "−0 %" not in why and "reads it −0.2 %" in why
     assert "mean_power_frequency_hz" not in rows          # no finite value: no row
     assert norms.compare({"mean_velocity_mm_s": value}, "firm_eyes_open", None, table)["note"].startswith("Add")
 
