@@ -180,7 +180,7 @@ def session_detail(session_id: int):
 def render_session(s: ClinicSession, form: SessionNotesForm | None = None, pro_posted=None,
                    pro_error: pros.ProError | None = None) -> str:
     """The session page; ``pro_posted`` and ``pro_error``: a refused PRO entry shown again
-    with each error beside its item (dashboard.pros_views)."""
+    with each error beside its item (dashboard.pros_routes)."""
     rep = pros.report_for(s)
     return render_template("trials/session.html", s=s, patient=s.patient, form=form or SessionNotesForm(obj=s),
                            comparison=left_right(s), protocol=protocols.get(s.protocol),
