@@ -381,6 +381,10 @@ def build_referral(patient: Patient, author: str | None = None) -> bytes:
         paragraphs.append((f"{b['title']} ({b['n_sessions']} session{'s' if b['n_sessions'] != 1 else ''}, "
                            f"{b['first']:%d %b %Y} – {b['last']:%d %b %Y})", 10, "bold"))
         paragraphs += [("• " + s, 9, "normal") for s in summary.sentences(b, patient)]
+    reported = pros.history(patient.id)
+    if reported:                       # what the patient reports, against each scale's MCID
+        paragraphs.append(("How the patient feels (patient-reported)", 10, "bold"))
+        paragraphs += [(f"• {units.label(tr['key'])}: {tr['words']}", 9, "normal") for tr in reported]
     if outcome["status"] != "no programme":
         pr = outcome["programme"]
         paragraphs.append(("Exercise programme", 10, "bold"))

@@ -250,6 +250,8 @@ def test_the_patient_report_has_a_pro_page_and_the_session_report_its_line(clien
     assert len(pro) == 1
     assert "40 → 50 points, real improvement (MCID 9)" in pro[0]
     assert "6/10" in pro[0] and "45/80" in pro[0] and "Binkley" in pro[0] and "Farrar" in pro[0]
+    letter = "\n".join(pdf_text(client.get(f"/patients/{patient}/report.pdf?referral=1").data))
+    assert "How the patient feels" in letter and "LEFS (0–80): 40 → 50 points, real improvement (MCID 9)" in letter
     first = pdf_text(client.get(f"/sessions/{reported[0]}/report.pdf").data)[0]
     assert "Patient-reported: worst pain in the past week 6/10 · pain during the test 4/10 · LEFS 40/80" in first
 
