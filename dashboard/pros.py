@@ -225,13 +225,14 @@ def save(session: ClinicSession, values: dict, clinician: Clinician | None) -> t
     db = get_db()
     rep = report_for(session)
     created = rep is None
+    now = utcnow()
     if created:
-        rep = PatientReport(session_id=session.id)
+        rep = PatientReport(session_id=session.id, recorded_at=now)
         db.add(rep)
     for k in (*NRS_KEYS, "lefs_items", "lefs_total"):
         setattr(rep, k, values[k])
     rep.clinician_id = getattr(clinician, "id", None)
-    rep.updated_at = utcnow()
+    rep.updated_at = now
     db.commit()
     return rep, created
 

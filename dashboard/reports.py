@@ -232,11 +232,13 @@ def _pros_page(pdf, patient: Patient) -> None:
         for x, c in zip(cols, cells):
             ax.text(x, y, c, fontsize=8, va="top")
         y -= 0.0155
-    height = min(0.2, max(0.1, y - 0.12))
+    # the charts right under the table (axes y to figure y: the text axes span 0.04-0.96)
+    top = 0.04 + 0.92 * y - 0.04
+    height = max(0.1, min(0.22, top - 0.09))
     panels = [("pain", [tr for tr in trends if tr["key"] in pros.NRS_KEYS]),
               ("LEFS", [tr for tr in trends if tr["key"] == "lefs_total"])]
     for i, (name, trs) in enumerate(p for p in panels if p[1]):
-        pax = fig.add_axes([0.1 + 0.45 * i, 0.1, 0.37, 0.92 * height])
+        pax = fig.add_axes([0.1 + 0.45 * i, top - height, 0.37, height])
         for tr, colour in zip(trs, ("#555555", "#999999")):
             pts = tr["sides"]["patient"]["points"]
             ts = [p["t"] for p in pts]

@@ -164,6 +164,7 @@ def test_api_put_and_get(client, session_id):
     r = client.put(url, json={"pain_week_nrs": 5, "pain_test_nrs": 1, "lefs_items": ALL_TWOS})
     assert r.status_code == 201, r.get_json()
     assert r.get_json()["lefs_total"] == 40 and r.get_json()["lefs_items"] == ALL_TWOS
+    assert r.get_json()["updated_at"] == r.get_json()["recorded_at"]
     r = client.put(url, json={"pain_week_nrs": 2})                 # replaces the entry as a whole
     assert r.status_code == 200
     got = client.get(url).get_json()
