@@ -27,7 +27,8 @@ log = logging.getLogger(__name__)
 
 #: Endpoints whose successful GET is an export (besides any attachment download).
 EXPORT_ENDPOINTS = frozenset({"export.trial_csv", "export.trial_json", "export.trial_c3d",
-                              "reports.patient_report", "reports.session_report", "patients.export_zip"})
+                              "reports.patient_report", "reports.session_report", "patients.export_zip",
+                              "pros.patient_csv", "pros.patient_json"})
 #: Views of patient data that carry no id in the URL.
 LIST_ENDPOINTS = frozenset({"patients.index"})
 

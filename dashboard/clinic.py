@@ -42,10 +42,11 @@ def init_app(app: Flask) -> None:
         from dashboard.models import Clinician
         return db.get_db().get(Clinician, int(user_id))
 
-    from dashboard import auth, export, patients, reports, settings, trials
+    from dashboard import auth, export, patients, pros_routes, reports, settings, trials
     app.register_blueprint(auth.bp)
     app.register_blueprint(patients.bp)
     app.register_blueprint(trials.bp)
+    app.register_blueprint(pros_routes.bp)
     app.register_blueprint(reports.bp)
     app.register_blueprint(export.bp)
     app.register_blueprint(settings.bp)

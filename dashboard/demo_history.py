@@ -10,11 +10,18 @@ six-week hip-strengthening programme with the home sessions ticked. The trials g
 the one storage path (dashboard.store.TrialStore), so they are analysed and stored exactly
 as recorded ones; their samples are the person's truth averaged over each conversion
 (rig.sim.protocols.sample_performance), which is what makes seeding take seconds.
+
+The patient-reported outcomes are the one thing made here (a virtual person has no pain to
+report): at each weekly visit's first session, worst pain in the past week, pain during the
+test and the 20 LEFS answers, from a seeded generator (``demo_pros``) whose pain falls and
+function rises over the block, with week-to-week noise and item-by-item difficulty.
 """
 from __future__ import annotations
 
+import zlib
 from datetime import datetime, timedelta, timezone
 
+import numpy as np
 from flask import Flask
 
 DEMO_CODE = "DEMO-01"
@@ -59,6 +66,7 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
         store = TrialStore(db, app.config["STEPPLATE_DATA_DIR"], rig_id(app))
         hello = _hello(config)
         first = now - timedelta(weeks=weeks - 1)
+        pros_by_week = demo_pros(p.code, weeks)
         for w in range(weeks):
             day = first + timedelta(weeks=w)
             for k, pid in enumerate(PROTOCOLS):
@@ -82,6 +90,8 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
                     if cond is not None:
                         meta["condition"] = cond
                     store.store(s, side, samples, meta=meta, started_at=s.started_at + timedelta(minutes=1 + j))
+                if k == 0:                   # the questionnaire once per visit, at its first test
+                    _report(db, s, pros_by_week[w])
         _programme(db, p, first)
         pid = p.id
     seed_older_patient(app, now=now, weeks=weeks, config=config)
@@ -136,6 +146,39 @@ def _mctsib_sessions(db, store, p, hello: dict, first: datetime, last: datetime,
             meta = metadata_from_hello(hello, simulated=f"virtual person seed {seed} (demo history)")
             meta["condition"] = cond
             store.store(s, "both", samples, meta=meta, started_at=day + timedelta(minutes=1 + j))
+
+
+#: How hard each LEFS item is for a runner with a weak hip (0 easy … 1 hardest), item order of
+#: dashboard.pros.LEFS_ITEMS: running, turning, hopping, squatting and stairs are the hard ones.
+LEFS_DIFFICULTY = (0.45, 0.7, 0.3, 0.05, 0.25, 0.65, 0.4, 0.15, 0.5, 0.25,
+                   0.2, 0.45, 0.45, 0.35, 0.2, 0.7, 0.8, 0.85, 0.8, 0.1)
+
+
+def demo_pros(code: str, weeks: int = WEEKS) -> list[dict]:
+    """Plausible reports over a hip-strengthening block, one per week: worst pain in the past
+    week from about 6 to about 2, pain during the test from about 4 to 1, the LEFS from the
+    mid 40s to the high 60s (each item from its difficulty and the week's function, with noise).
+    Seeded by the patient's code, so another demo patient reports differently."""
+    rng = np.random.default_rng(zlib.crc32(code.encode()))
+    out = []
+    for w in range(weeks):
+        progress = w / max(1, weeks - 1)                       # 0 at the first visit, 1 at the last
+        function = 0.45 + 0.35 * progress + rng.normal(0, 0.03)
+        items = [int(np.clip(np.rint(4 * (function - d) + 2.2 + rng.normal(0, 0.45)), 0, 4))
+                 for d in LEFS_DIFFICULTY]
+        week_pain = int(np.clip(np.rint(6.2 - 4.2 * progress + rng.normal(0, 0.6)), 0, 10))
+        test_pain = int(np.clip(np.rint(min(week_pain, 4.0 - 3.0 * progress + rng.normal(0, 0.5))), 0, 10))
+        out.append({"pain_week_nrs": week_pain, "pain_test_nrs": test_pain, "lefs_items": items,
+                    "lefs_total": sum(items)})
+    return out
+
+
+def _report(db, session, values: dict) -> None:
+    """The visit's reported outcomes, stored as an entry made on the session page would be."""
+    from dashboard.models import PatientReport
+    db.add(PatientReport(session_id=session.id, recorded_at=session.started_at, updated_at=session.started_at,
+                         **values))
+    db.commit()
 
 
 def _hello(config) -> dict:

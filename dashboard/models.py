@@ -1,5 +1,5 @@
 """SQLAlchemy models of the clinic dashboard: clinicians, patients, sessions, trials, results,
-calibrations, notes and settings.
+patient-reported outcomes, calibrations, notes and settings.
 
 Storage is SI (kg, N, m, s; COP in mm as the recordings carry it); result keys carry their
 unit in the name (``mean_velocity_mm_s``). The UI converts to clinic units (dashboard.units).
@@ -14,8 +14,8 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from flask_login import UserMixin
-from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, String, Text,
-                        UniqueConstraint)
+from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integer, SmallInteger, String,
+                        Text, UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -109,6 +109,8 @@ class ClinicSession(Base):
     clinician: Mapped[Clinician | None] = relationship()
     trials: Mapped[list["Trial"]] = relationship(
         back_populates="session", cascade="all, delete-orphan", order_by="Trial.id")
+    report: Mapped["PatientReport | None"] = relationship(
+        back_populates="session", cascade="all, delete-orphan", passive_deletes=True, uselist=False)
 
 
 class Calibration(Base):
@@ -165,6 +167,27 @@ class Result(Base):
     value: Mapped[float] = mapped_column(Float)
 
     trial: Mapped[Trial] = relationship(back_populates="results")
+
+
+class PatientReport(Base):
+    """What the patient reported at one session (dashboard.pros): pain on two 0–10 numeric
+    rating scales and the 20 LEFS answers (0–4 each, a JSON list of 20, or NULL when not
+    asked) with their computed total (0–80). One per session; each part may be left out."""
+    __tablename__ = "patient_reports"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    session_id: Mapped[int] = mapped_column(ForeignKey("sessions.id", ondelete="CASCADE"), unique=True)
+    pain_week_nrs: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)  #: worst pain, past week
+    pain_test_nrs: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)  #: pain during the test
+    lefs_items: Mapped[list | None] = mapped_column(JSON, nullable=True)            #: 20 answers, item order
+    lefs_total: Mapped[int | None] = mapped_column(SmallInteger, nullable=True)     #: sum of lefs_items
+    #: who entered it or changed it last (the audit log keeps every change)
+    clinician_id: Mapped[int | None] = mapped_column(ForeignKey("clinicians.id", ondelete="SET NULL"), nullable=True)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    session: Mapped[ClinicSession] = relationship(back_populates="report")
+    clinician: Mapped[Clinician | None] = relationship()
 
 
 class Note(Base):

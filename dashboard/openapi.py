@@ -64,6 +64,24 @@ TRIAL = {"type": "object", "properties": {
     "body_mass_kg": {"type": "number"}, "results": {"type": "object"}, "quality": {"type": "object"},
     "url": {"type": "string"}}}
 
+#: a session's patient-reported outcomes (dashboard.pros): whole numbers; the view checks the
+#: ranges (0–10, each LEFS item 0–4) and that a LEFS has all 20 answers, naming the field
+PRO_SCORE = {"type": ["integer", "null"]}
+PRO_BODY = {"type": "object", "properties": {
+    "pain_week_nrs": {**PRO_SCORE, "description": "worst pain in the past week, 0 (no pain) to 10"},
+    "pain_test_nrs": {**PRO_SCORE, "description": "pain during the test, 0 (no pain) to 10"},
+    "lefs_items": {"type": ["array", "null"], "maxItems": 20, "items": PRO_SCORE,
+                   "description": "the 20 LEFS answers in item order, each 0 (extreme difficulty or unable) "
+                                  "to 4 (no difficulty); all 20 or none (null: not asked)"}},
+    "description": "replaces the session's entry as a whole; lefs_total is computed, never sent"}
+PRO = {"type": "object", "properties": {
+    "session_id": {"type": "integer"}, "session_date": {"type": "string"}, "protocol": {"type": "string"},
+    "pain_week_nrs": PRO_SCORE, "pain_test_nrs": PRO_SCORE,
+    "lefs_items": {"type": ["array", "null"], "items": {"type": "integer"}},
+    "lefs_total": {**PRO_SCORE, "description": "sum of the 20 LEFS answers, 0-80"},
+    "recorded_at": {"type": "string"}, "updated_at": {"type": "string"},
+    "clinician": {"type": ["string", "null"]}}}
+
 
 def _id(name: str) -> dict:
     return {"name": name, "in": "path", "required": True,
@@ -107,8 +125,22 @@ OPERATIONS = [
             _id("trial_id"), {"name": "max_points", "in": "query", "required": False,
                               "schema": {"type": "integer", "minimum": -10**9, "maximum": 10**9}}],
         "responses": _resp("200", {"type": "object"}, "400", "404")}),
+    ("get", "/api/sessions/{session_id}/pros", "pros.api_session_pros", {
+        "summary": "The session's patient-reported outcomes (pain 0-10, LEFS 0-80)", "parameters": [_id("session_id")],
+        "responses": _resp("200", PRO, "404")}),
+    ("put", "/api/sessions/{session_id}/pros", "pros.api_session_pros", {
+        "summary": "Enter or replace the session's patient-reported outcomes (201 when new)",
+        "parameters": [_id("session_id")],
+        "requestBody": {"required": True, **_json(PRO_BODY)},
+        "responses": {**_resp("200", PRO, "400", "404", "415"), "201": {"description": "entered", **_json(PRO)}}}),
+    ("get", "/patients/{patient_id}/pros.csv", "pros.patient_csv", {
+        "summary": "A patient's patient-reported outcomes, one row per session (CSV)", "parameters": [_id("patient_id")],
+        "responses": {"200": {"description": "text/csv"}, "404": {"description": "unknown id"}}}),
+    ("get", "/patients/{patient_id}/pros.json", "pros.patient_json", {
+        "summary": "A patient's patient-reported outcomes with the scales and their MCIDs (JSON)",
+        "parameters": [_id("patient_id")], "responses": _resp("200", {"type": "object"}, "404")}),
     ("get", "/patients/{patient_id}/history.json", "patients.history_json", {
-        "summary": "A patient's trends", "parameters": [_id("patient_id")],
+        "summary": "A patient's trends and patient-reported outcomes", "parameters": [_id("patient_id")],
         "responses": _resp("200", {"type": "object"}, "404")}),
     ("get", "/patients/{patient_id}/export.zip", "patients.export_zip", {
         "summary": "All data of one patient (patient.json + recordings)", "parameters": [_id("patient_id")],
@@ -117,6 +149,8 @@ OPERATIONS = [
                                                       "responses": _resp("200", {"type": "object"})}),
 ]
 BY_ENDPOINT = {ep: (method, path, op) for method, path, ep, op in OPERATIONS}
+#: (Flask endpoint, HTTP method) -> operation: one endpoint may serve several methods (GET and PUT)
+BY_METHOD = {(ep, method.upper()): op for method, _path, ep, op in OPERATIONS}
 
 
 def spec() -> dict:
@@ -241,10 +275,9 @@ def _check_ids():
 
 def _check_request():
     """before_request: validate a described endpoint's query and body; 4xx before the view runs."""
-    entry = BY_ENDPOINT.get(request.endpoint or "")
-    if entry is None:
+    op = BY_METHOD.get((request.endpoint or "", "GET" if request.method == "HEAD" else request.method))
+    if op is None:
         return None
-    _method, _path, op = entry
     try:
         for p in op.get("parameters", ()):
             if p["in"] == "query" and p["name"] in request.args:
@@ -255,7 +288,7 @@ def _check_request():
                     raise Invalid(f"query.{p['name']}: must be an integer, got {raw[:20]!r}") from None
                 validate(val, p["schema"], f"query.{p['name']}")
         body = op.get("requestBody")
-        if body is None or request.method not in ("POST", "PUT", "PATCH"):
+        if body is None:
             return None
         content = body["content"]
         if request.mimetype == "application/json" and "application/json" in content:
@@ -303,4 +336,4 @@ def init_app(app: Flask) -> None:
     app.register_error_handler(HTTPException, _json_errors)
 
 
-__all__ = ["spec", "validate", "Invalid", "OPERATIONS", "init_app"]
+__all__ = ["spec", "validate", "Invalid", "OPERATIONS", "BY_ENDPOINT", "BY_METHOD", "init_app"]

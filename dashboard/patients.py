@@ -1,5 +1,6 @@
 """Patients: list, create, edit, notes, and the history page (timeline, trends with the MDC
-band and "real change" labels)."""
+band and "real change" labels, and the patient-reported outcomes on the same timeline with
+their change against the MCID)."""
 from __future__ import annotations
 
 from collections import defaultdict
@@ -12,7 +13,7 @@ from sqlalchemy import func, select
 from wtforms import FloatField, IntegerField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
 
-from dashboard import measures, palette, protocols, trials, units
+from dashboard import measures, palette, pros, protocols, trials, units
 from dashboard.auth import clinic_gate, role_required
 from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient, Trial
@@ -206,11 +207,16 @@ def history(patient: Patient) -> dict:
     return {"trends": trends}
 
 
-def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 170) -> str:
-    """A small server-side SVG: one line per side, baseline ± MDC band, labelled points."""
+def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 170, t_range=None,
+              band: str = "MDC") -> str:
+    """A small server-side SVG: one line per side, baseline ± MDC band, labelled points.
+    ``t_range`` (first, last datetime): the time axis, so every chart of a page shares the
+    patient's timeline (plate trends and reported outcomes line up); default: the trend's own
+    points. ``band``: what the band is (MDC for plate measures, MCID for reported scores)."""
     key = trend["key"]
     conv = lambda v: units.to_display(key, v, body_mass_kg)  # noqa: E731
     unit = units.unit(key)
+    unit_sep = " " if unit else ""
     # each point converted once: (timestamp, display value, point)
     per_side = {side: [(p["t"].timestamp(), conv(p["value"]), p) for p in s["points"]]
                 for side, s in trend["sides"].items()}
@@ -225,6 +231,8 @@ def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 
                 bands.append((side, min(lo, hi), max(lo, hi)))
                 vals += [lo, hi]
     ts = [t for pts in per_side.values() for t, _, _ in pts]
+    if t_range is not None:
+        ts += [t_range[0].timestamp(), t_range[1].timestamp()]
     t0, t1 = min(ts), max(ts)
     v0, v1 = min(vals), max(vals)
     if t1 == t0:
@@ -240,7 +248,7 @@ def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 
         c = palette.side(side)
         y_hi, y_lo = pad_t + (v1 - hi) * sy, pad_t + (v1 - lo) * sy
         out.append(f'<rect x="{pad_l}" y="{y_hi:.1f}" width="{W}" height="{max(y_lo - y_hi, 1):.1f}" '
-                   f'fill="{c}" fill-opacity="0.10"><title>{side}: baseline ± MDC</title></rect>')
+                   f'fill="{c}" fill-opacity="0.10"><title>{side}: baseline ± {band}</title></rect>')
     for v in (v0, v1):
         out.append(f'<text x="{pad_l - 4}" y="{pad_t + (v1 - v) * sy + 4:.1f}" text-anchor="end" class="ax">{v:.3g}</text>')
     out.append(f'<text x="{pad_l}" y="{height - 4}" class="ax">{datetime.fromtimestamp(t0, timezone.utc):%Y-%m-%d}</text>')
@@ -256,7 +264,7 @@ def trend_svg(trend: dict, body_mass_kg: float, width: int = 520, height: int = 
             fill = palette.LABEL_COLOURS.get(p["label"], "#fff")
             shown = f"{v:.3g}" if abs(v) < 100 else f"{v:.0f}"
             out.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="3.2" fill="{fill}" stroke="{c}">'
-                       f'<title>{side} {p["t"]:%Y-%m-%d}: {shown} {unit} — {p["label"]}</title></circle>')
+                       f'<title>{side} {p["t"]:%Y-%m-%d}: {shown}{unit_sep}{unit} — {p["label"]}</title></circle>')
     out.append("</svg>")
     return "".join(out)
 
@@ -272,15 +280,21 @@ def detail(patient_id: int):
         .group_by(ClinicSession.id).order_by(ClinicSession.started_at.desc())).all()
     from dashboard.summary import patient_summary, short_word
     hist = history(p)
+    # one time axis for every chart: the patient's first to last session
+    span = (sessions[-1][0].started_at, sessions[0][0].started_at) if sessions else None
     for tr in hist["trends"]:
-        tr["svg"] = trend_svg(tr, p.body_mass_kg)
+        tr["svg"] = trend_svg(tr, p.body_mass_kg, t_range=span)
         # each side's latest point and what its chip says (a count: before → after)
         tr["last"] = {side: dict(s["points"][-1], word=short_word(
             tr["key"], {"n": len(s["points"]), "baseline": s["baseline"], "latest": s["points"][-1]["value"],
                         "label": s["points"][-1]["label"]}, p.body_mass_kg))
             for side, s in tr["sides"].items()}
+    pro_trends = pros.history(p.id)
+    for tr in pro_trends:
+        tr["svg"] = trend_svg(tr, p.body_mass_kg, t_range=span, band="MCID")
     notes = db.scalars(select(Note).where(Note.patient_id == p.id).order_by(Note.created_at.desc())).all()
     return render_template("patients/detail.html", patient=p, sessions=sessions, trends=hist["trends"],
+                           pro_trends=pro_trends, pro_scales=pros.SCALES,
                            glance=patient_summary(p, hist),
                            notes=notes, note_form=NoteForm(), session_form=NewSessionForm(),
                            protocols=protocols.available())
@@ -290,7 +304,10 @@ def detail(patient_id: int):
 def history_json(patient_id: int):
     p = get_or_404(Patient, patient_id)
     hist = history(p)
-    for tr in hist["trends"]:
+    reports = pros.patient_reports(p.id)
+    # the reported outcomes: one trend per scale, labelled against its MCID, and the entries
+    hist["pros"] = {"trends": pros.history(p.id, reports), "entries": [pros.as_dict(r) for r in reports]}
+    for tr in hist["trends"] + hist["pros"]["trends"]:
         for s in tr["sides"].values():
             for pt in s["points"]:
                 pt["t"] = pt["t"].isoformat()
@@ -317,18 +334,21 @@ def _inside(data_dir, rel: str):
 
 
 def patient_document(p: Patient) -> dict:
-    """Everything the database holds about one patient, as plain JSON-able data."""
+    """Everything the database holds about one patient, as plain JSON-able data (each
+    session's patient-reported outcomes as ``patient_reported``; the scales under ``pro_scales``)."""
     iso = lambda d: d.isoformat() if d else None  # noqa: E731
     return {
         "format": "stepplate-patient-export/1",
         "exported_at": datetime.now(timezone.utc).isoformat(),
         "patient": {"id": p.id, "code": p.code, "body_mass_kg": p.body_mass_kg, "dominant_leg": p.dominant_leg,
                     "notes": p.notes, "created_at": iso(p.created_at)},
+        "pro_scales": pros.scales_document(),
         "notes": [{"created_at": iso(n.created_at), "clinician": n.clinician.username if n.clinician else None,
                    "text": n.text} for n in p.note_entries],
         "sessions": [{
             "id": s.id, "protocol": s.protocol, "started_at": iso(s.started_at), "notes": s.notes,
             "clinician": s.clinician.username if s.clinician else None,
+            "patient_reported": pros.as_dict(s.report) if s.report is not None else None,
             "trials": [{"id": t.id, "protocol": t.protocol, "side": t.side, "status": t.status,
                         "started_at": iso(t.started_at), "duration_s": t.duration_s,
                         "sample_rate_hz": t.sample_rate_hz, "n_samples": t.n_samples,
@@ -340,7 +360,8 @@ def patient_document(p: Patient) -> dict:
 
 @bp.route("/<int:patient_id>/export.zip")
 def export_zip(patient_id: int):
-    """All data of one patient (a subject-access request): patient.json + every recording."""
+    """All data of one patient (a subject-access request): patient.json, every recording, and
+    pros.csv (the patient-reported outcomes, one row per session)."""
     import io
     import json
     import zipfile
@@ -366,6 +387,7 @@ def export_zip(patient_id: int):
                 zf.writestr(f"recordings/trial{t.id}.csv", blob)
         doc["missing_recordings"] = missing
         zf.writestr("patient.json", json.dumps(doc, indent=2, allow_nan=False, default=str))
+        zf.writestr("pros.csv", pros.csv_text(pros.patient_reports(p.id)))
     # patient codes are [A-Za-z0-9._-] (form validator); the file name is built from the number anyway
     return Response(buf.getvalue(), mimetype="application/zip",
                     headers={"Content-Disposition": f'attachment; filename="stepplate_patient{p.id}.zip"'})

@@ -7,7 +7,8 @@ all sessions; ``?referral=1`` adds the clinical notes for a referral letter.
 
 Figures: statokinesigram with the 95 % ellipse, stabilograms (ML and AP over time),
 force–time curves (% body weight) of landing trials, left vs right bars, trends with the
-MDC band and "real change" labels.
+MDC band and "real change" labels, and the patient-reported outcomes (pain, LEFS) by session
+with their change against the MCID (dashboard.pros).
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ from matplotlib.ticker import MaxNLocator
 from matplotlib.patches import Ellipse
 from sqlalchemy import select
 
-from dashboard import measures, protocols, recordings, reference, summary, units
+from dashboard import measures, pros, protocols, recordings, reference, summary, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import ClinicSession, Note, Patient
@@ -60,7 +61,9 @@ def _cover(pdf, patient: Patient, session: ClinicSession | None, title: str) -> 
     else:
         ax.text(0, y, f"{protocols.title_for(session.protocol)} — {session.started_at:%Y-%m-%d %H:%M}"
                 f" (involved side: {session.involved_side})", fontsize=11, weight="bold", va="top")
-        y -= 0.035
+        y -= 0.03
+        ax.text(0, y, "Patient-reported: " + pros.session_line(pros.report_for(session)), fontsize=9, va="top")
+        y -= 0.03
         head = protocols.headline_for(session.protocol) or measures.HEADLINE
         for t in session.trials:
             r = t.result_map()
@@ -221,6 +224,78 @@ def _trend_pages(pdf, patient: Patient, hist: dict) -> None:
         _page(pdf, fig)
 
 
+#: entries the PRO page's table shows (the latest ones; all are in the CSV export)
+PRO_ROWS = 24
+
+
+def _pros_page(pdf, patient: Patient) -> None:
+    """One page, when the patient reported anything: the change of each scale since the first
+    entry against its MCID (the plate trends' wording), a table by session, and the scores
+    over time with the first entry ± MCID."""
+    reports = pros.patient_reports(patient.id)
+    if not reports:
+        return
+    trends = pros.history(patient.id, reports)
+    fig = Figure(figsize=A4)
+    ax = fig.add_axes([0.07, 0.04, 0.86, 0.92])
+    ax.axis("off")
+    y = _header(ax, patient, "How the patient feels — patient-reported outcomes")
+    ax.text(0, y, "Change since the first entry (MCID: minimal clinically important difference)",
+            fontsize=10, weight="bold", va="top")
+    y -= 0.025
+    for tr in trends:
+        ax.text(0, y, f"{units.label(tr['key'])}: ", fontsize=9, va="top")
+        ax.text(0.33, y, tr["words"], fontsize=9, va="top", color=LABEL_COLOURS.get(tr["label"], "#000"))
+        y -= 0.02
+    y -= 0.015
+    cols = (0.0, 0.14, 0.52, 0.68, 0.84)
+    for x, h in zip(cols, ("Date", "Test", "Worst pain, week", "Pain in test", "LEFS")):
+        ax.text(x, y, h, fontsize=8, weight="bold", color="#444", va="top")
+    y -= 0.018
+    shown = reports[-PRO_ROWS:]
+    if len(reports) > len(shown):
+        ax.text(0, y, f"… {len(reports) - len(shown)} earlier entries (all in the CSV export)", fontsize=7.5,
+                color="#555", va="top")
+        y -= 0.016
+    dash = lambda v, top: "–" if v is None else f"{v}/{top}"  # noqa: E731
+    for r in shown:
+        cells = (f"{r.session.started_at:%Y-%m-%d}", protocols.title_for(r.session.protocol)[:40],
+                 dash(r.pain_week_nrs, 10), dash(r.pain_test_nrs, 10), dash(r.lefs_total, 80))
+        for x, c in zip(cols, cells):
+            ax.text(x, y, c, fontsize=8, va="top")
+        y -= 0.0155
+    # the charts right under the table (axes y to figure y: the text axes span 0.04-0.96)
+    top = 0.04 + 0.92 * y - 0.04
+    height = max(0.1, min(0.22, top - 0.09))
+    panels = [("pain", [tr for tr in trends if tr["key"] in pros.NRS_KEYS]),
+              ("LEFS", [tr for tr in trends if tr["key"] == "lefs_total"])]
+    for i, (name, trs) in enumerate(p for p in panels if p[1]):
+        pax = fig.add_axes([0.1 + 0.45 * i, top - height, 0.37, height])
+        for tr, colour in zip(trs, ("#555555", "#999999")):
+            pts = tr["sides"]["patient"]["points"]
+            ts = [p["t"] for p in pts]
+            pax.plot(ts, [p["value"] for p in pts], "-o", ms=3, lw=1, color=colour, label=units.name(tr["key"]))
+            pax.axhspan(tr["first"] - tr["mcid"], tr["first"] + tr["mcid"], color=colour, alpha=0.1)
+            for p, t_ in zip(pts, ts):
+                if p["label"].startswith("real"):
+                    pax.annotate("▲" if "decline" in p["label"] else "★", (t_, p["value"]), fontsize=7,
+                                 color=LABEL_COLOURS.get(p["label"], "#000"), xytext=(0, 5),
+                                 textcoords="offset points", ha="center")
+        lo, hi = (0, 10) if name == "pain" else (0, 80)
+        pax.set_ylim(lo - 0.5, hi + 0.5 * (hi - lo) / 10)
+        pax.set_title(f"{name} — band: first entry ± MCID; ★ real improvement, ▲ real decline", fontsize=7)
+        pax.tick_params(labelsize=6.5)
+        pax.xaxis.set_major_locator(MaxNLocator(4))
+        pax.xaxis.set_major_formatter(DateFormatter("%d %b"))
+        pax.legend(fontsize=6, loc="best")
+    ax.text(0, 0.0, "Pain: numeric rating scale 0 (no pain) to 10 (worst pain imaginable); MCID 2 points (Farrar et al. "
+            "2001, Pain 94:149-158). LEFS: Lower Extremity Functional Scale, 20 activities 0-4, total 0 (extreme "
+            "difficulty) to 80 (no difficulty); MCID 9 points (Binkley et al. 1999, Phys Ther 79:371-383). Real "
+            "improvement / real decline: the change is larger than the MCID; within noise: it is not.",
+            fontsize=6.5, color="#555", wrap=True)
+    _page(pdf, fig)
+
+
 def _header(ax, patient: Patient, title: str, y: float = 0.99) -> float:
     """Clinic, title and the patient's line at the top of a page; returns where text goes on."""
     ax.text(0, y, get_setting("clinic_name") or "StepPlate clinic", fontsize=15, weight="bold", va="top")
@@ -320,6 +395,7 @@ def build_pdf(patient: Patient, session: ClinicSession | None, trends: bool = Tr
             _reference_page(pdf, session, patient)
         if trends:
             _trend_pages(pdf, patient, hist)
+            _pros_page(pdf, patient)
             _programme_page(pdf, patient)
     return buf.getvalue()
 
@@ -344,6 +420,10 @@ def build_referral(patient: Patient, author: str | None = None) -> bytes:
         paragraphs.append((f"{b['title']} ({b['n_sessions']} session{'s' if b['n_sessions'] != 1 else ''}, "
                            f"{b['first']:%d %b %Y} – {b['last']:%d %b %Y})", 10, "bold"))
         paragraphs += [("• " + s, 9, "normal") for s in summary.sentences(b, patient)]
+    reported = pros.history(patient.id)
+    if reported:                       # what the patient reports, against each scale's MCID
+        paragraphs.append(("How the patient feels (patient-reported)", 10, "bold"))
+        paragraphs += [(f"• {units.label(tr['key'])}: {tr['words']}", 9, "normal") for tr in reported]
     if outcome["status"] != "no programme":
         pr = outcome["programme"]
         paragraphs.append(("Exercise programme", 10, "bold"))

@@ -32,7 +32,7 @@ from flask_wtf import FlaskForm
 from wtforms import TextAreaField
 from wtforms.validators import Length
 
-from dashboard import durable, livefeed, measures, plain, protocols, recordings, reference, simperson, units
+from dashboard import durable, livefeed, measures, plain, pros, protocols, recordings, reference, simperson, units
 from dashboard.auth import clinic_gate
 from dashboard.db import get_db, get_or_404
 from dashboard.models import SIDES, ClinicSession, Trial
@@ -174,10 +174,21 @@ def session_detail(session_id: int):
         db.commit()
         flash("Notes saved.", "success")
         return redirect(url_for("trials.session_detail", session_id=s.id))
-    return render_template("trials/session.html", s=s, patient=s.patient, form=form,
+    return render_session(s, form)
+
+
+def render_session(s: ClinicSession, form: SessionNotesForm | None = None, pro_posted=None,
+                   pro_error: pros.ProError | None = None) -> str:
+    """The session page; ``pro_posted`` and ``pro_error``: a refused PRO entry shown again
+    with each error beside its item (dashboard.pros_routes)."""
+    rep = pros.report_for(s)
+    return render_template("trials/session.html", s=s, patient=s.patient, form=form or SessionNotesForm(obj=s),
                            comparison=left_right(s), protocol=protocols.get(s.protocol),
                            reference=reference.for_session(s),
-                           redo_form=EmptyForm(), headline=protocols.headline_for(s.protocol) or measures.HEADLINE)
+                           redo_form=EmptyForm(), headline=protocols.headline_for(s.protocol) or measures.HEADLINE,
+                           pro=rep, pro_values=pros.form_values(rep, pro_posted),
+                           pro_errors=pro_error.errors if pro_error else {}, pro_hints=pro_error.hints if pro_error else {},
+                           pro_form=EmptyForm(), pros=pros)
 
 
 def has_conditions(info) -> bool:

@@ -77,6 +77,10 @@ NAMES = {
     "loading_rate_bw_s": "Loading rate",
     "tts_seq_avg_s": "Time to stabilise",
     "post_sway_mean_velocity_mm_s": "Sway after landing",
+    # patient-reported outcomes (dashboard.pros): scores, no unit
+    "pain_week_nrs": "Worst pain, past week (0–10)",
+    "pain_test_nrs": "Pain during the test (0–10)",
+    "lefs_total": "LEFS (0–80)",
 }
 
 

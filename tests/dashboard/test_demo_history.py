@@ -79,6 +79,7 @@ def test_six_weeks_of_scored_sessions_made_by_the_person(app, client, seeded):
     assert "Dear colleague" in text and "Statokinesigram" not in text and "Statokinesigram" in "\n".join(report)
     assert "Side-to-side sway velocity — left (involved):" in text and "real improvement (MDC" in text
     assert "Hip strengthening" in text and "adherence" in text
+    _check_demo_reports(client, seeded)
 
 
 def pdf_text(data: bytes) -> list[str]:
@@ -87,3 +88,20 @@ def pdf_text(data: bytes) -> list[str]:
 
     import pypdf
     return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages]
+
+
+def _check_demo_reports(client, seeded):
+    """The demo patient's reported outcomes: one report per weekly visit (its first session),
+    worst pain falls, the LEFS rises past its MCID; the numbers come from a generator seeded
+    by the patient's code. (Called by the test above: seeding takes a while.)"""
+    from dashboard.demo_history import demo_pros
+    hist = client.get(f"/patients/{seeded}/history.json").get_json()["pros"]
+    assert len(hist["entries"]) == WEEKS
+    assert len({e["session_date"] for e in hist["entries"]}) == WEEKS                 # one per visit
+    trends = {t["key"]: t for t in hist["trends"]}
+    lefs = [p["value"] for p in trends["lefs_total"]["sides"]["patient"]["points"]]
+    pain = [p["value"] for p in trends["pain_week_nrs"]["sides"]["patient"]["points"]]
+    assert np.polyfit(range(WEEKS), lefs, 1)[0] > 2 and np.polyfit(range(WEEKS), pain, 1)[0] < -0.4
+    assert trends["lefs_total"]["label"] == "real improvement" and trends["pain_week_nrs"]["label"] == "real improvement"
+    assert all(sum(e["lefs_items"]) == e["lefs_total"] for e in hist["entries"])
+    assert demo_pros(DEMO_CODE) == demo_pros(DEMO_CODE) and demo_pros(DEMO_CODE) != demo_pros("DEMO-02")

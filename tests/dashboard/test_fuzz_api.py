@@ -221,6 +221,37 @@ def test_fuzz_ids_and_query(api, which, ident, max_points):
     assert _state(app) == before
 
 
+PRO_BODIES = st.one_of(
+    from_schema(openapi.PRO_BODY, max_items=20),                              # follows the description
+    st.fixed_dictionaries({}, optional={"pain_week_nrs": st.integers(-3, 13) | st.floats() | st.text(max_size=3),
+                                        "pain_test_nrs": st.integers(-3, 13) | st.none(),
+                                        "lefs_items": st.lists(st.integers(-1, 5) | st.none(), max_size=22),
+                                        "lefs_total": st.integers(0, 80)}),    # near the edges of the scales
+    ANY_JSON,                                                                  # anything at all
+)
+
+
+@FUZZ(150)
+@given(body=PRO_BODIES)
+def test_fuzz_session_pros(api, body):
+    """PUT a session's reported outcomes: 200/201 with the stored entry or a 400 naming the
+    field; a refused body leaves the stored entry as it was; never a 5xx."""
+    app, c, _pid, sid, _tid = api
+    url = f"/api/sessions/{sid}/pros"
+    before = c.get(url).get_json()
+    r = c.put(url, json=body)
+    CASES["PUT /api/sessions/{id}/pros"] = CASES.get("PUT /api/sessions/{id}/pros", 0) + 1
+    assert r.status_code in (200, 201, 400), (body, r.status_code, r.get_data(as_text=True)[:300])
+    if r.status_code == 400:
+        assert r.get_json()["error"] and c.get(url).get_json() == before
+    else:
+        got = r.get_json()
+        items = got["lefs_items"]
+        assert got["lefs_total"] == (sum(items) if items is not None else None)
+        assert all(v is None or 0 <= v <= 10 for v in (got["pain_week_nrs"], got["pain_test_nrs"]))
+        assert items is None or (len(items) == 20 and all(0 <= v <= 4 for v in items))
+
+
 def test_known_bad_inputs_get_clear_4xx(api):
     app, c, _pid, sid, tid = api
     url = f"/api/sessions/{sid}/trials"

@@ -289,7 +289,7 @@ def test_patient_export_zip_holds_all_their_data(app, client, session_id, patien
     assert r.status_code == 200 and r.mimetype == "application/zip"
     assert r.headers["Content-Disposition"] == f'attachment; filename="stepplate_patient{patient}.zip"'
     zf = zipfile.ZipFile(io.BytesIO(r.data))
-    assert sorted(zf.namelist()) == ["patient.json"] + [f"recordings/trial{i}.csv" for i in sorted(ids)]
+    assert sorted(zf.namelist()) == ["patient.json", "pros.csv"] + [f"recordings/trial{i}.csv" for i in sorted(ids)]
     doc = json.loads(zf.read("patient.json"))
     assert doc["patient"]["code"] == "P-001" and doc["notes"][0]["text"] == "knee pain on landing"
     trials = [t for s in doc["sessions"] for t in s["trials"]]

@@ -165,11 +165,54 @@ def test_clinician_day_in_a_real_browser(server, browser):
     pdf = wait_for(lambda: [p for p in d.downloads.glob("*.pdf")], timeout=30, what="PDF download")[0]
     wait_for(lambda: pdf.stat().st_size > 1000 and pdf.read_bytes().startswith(b"%PDF"), what="PDF complete")
 
+    # how the patient feels, entered on the session page at tablet size: one tap per answer;
+    # a LEFS with an item left out is refused beside that item, then completed and saved
+    d.set_window_size(1024, 768)
+    session_url = d.current_url.split("#")[0]
+    tap = lambda name, value: d.execute_script(                  # noqa: E731 - the visible button of a radio
+        "var s = document.querySelector('input[name=\"' + arguments[0] + '\"][value=\"' + arguments[1] + '\"]')"
+        ".nextElementSibling; s.scrollIntoView({block: 'center'}); return s;", name, value).click()
+    tap("pain_week_nrs", "6")
+    tap("pain_test_nrs", "3")
+    for i in range(1, 21):
+        if i != 7:
+            tap(f"lefs_item_{i}", "2" if i % 2 else "3")
+    assert "19 of 20 answered" in d.find_element(By.ID, "lefs-total").text
+    d.find_element(By.ID, "pros-save").click()
+    item7 = wait_for(lambda: d.find_element(By.ID, "li-lefs_item_7"), what="the refused entry")
+    assert "Not answered" in item7.text, item7.text
+    assert in_viewport(d, d.find_element(By.ID, "pros-errors"))   # the page opens at the card's message
+    shot(d, "05b-pros-refused")
+    d.execute_script("arguments[0].scrollIntoView({block: 'center'})", item7)
+    shot(d, "05b-pros-refused-item")
+    refused = [e["message"] for e in d.get_log("browser") if e["level"] == "SEVERE"]
+    assert all("/pros#pros - " in m and "400" in m for m in refused), refused   # the refused entry is a 400, nothing else
+    tap("lefs_item_7", "2")                                       # the other answers were kept
+    assert "LEFS total 50 / 80" in d.find_element(By.ID, "lefs-total").text
+    d.find_element(By.ID, "pros-save").click()
+    saved = wait_for(lambda: d.find_element(By.ID, "pros-saved"), what="saved entry")
+    assert "LEFS 50/80" in saved.text and "6/10" in saved.text, saved.text
+    shot(d, "05c-pros-saved")
+    assert d.current_url.split("#")[0] == session_url
+
     d.find_element(By.CSS_SELECTOR, ".crumbs a").click()        # back to the patient: history page
     wait_for(lambda: "BR-007" in d.find_element(By.TAG_NAME, "h1").text, what="patient page")
+    pros_card = d.find_element(By.ID, "pros")
+    assert "LEFS (0–80)" in pros_card.text and "50 points (first entry)" in pros_card.text, pros_card.text
+    assert len(pros_card.find_elements(By.CSS_SELECTOR, "svg.trend")) == 3
     shot(d, "06-patient-history")
+    d.execute_script("arguments[0].scrollIntoView()", pros_card)
+    shot(d, "06b-patient-pros")
     d.set_window_size(390, 844)                                 # phone, portrait
     shot(d, "07-patient-phone")
+    d.get(session_url + "#pros")                                # the same form on a phone: no sideways scroll
+    wait_for(lambda: d.find_element(By.ID, "pros-saved"), what="session page on a phone")
+    shot(d, "07b-pros-phone")
+    card = d.find_element(By.ID, "pros")
+    assert d.execute_script("var r = arguments[0].getBoundingClientRect(); return r.right <= window.innerWidth"
+                            " && arguments[0].scrollWidth <= arguments[0].clientWidth + 1", card), \
+        d.execute_script("return [arguments[0].getBoundingClientRect().right, arguments[0].scrollWidth,"
+                         " arguments[0].clientWidth, window.innerWidth, document.documentElement.scrollWidth]", card)
     d.set_window_size(1024, 768)
     d.get(server + trial_url)                                   # the trial page: the COP picture
     wait_for(lambda: d.find_element(By.ID, "cop").get_attribute("data-drawn"), what="COP picture")
