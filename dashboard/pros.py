@@ -15,7 +15,9 @@ API's validation, the exports and the PDF all read the same item texts, ranges a
 
 A change from the first session is labelled by ``rig.analysis.change.label_change`` against
 the MCID, so it reads exactly as a plate measure's change against its MDC ("real
-improvement", "real decline", "within noise"): "real" only when |change| > MCID.
+improvement", "real decline", "within noise"): "real" when |change| reaches the MCID (the
+published MCID is the smallest change that matters, so reaching it counts; an MDC must be
+exceeded).
 """
 from __future__ import annotations
 
@@ -290,7 +292,8 @@ def history(patient_id: int, reports: list[PatientReport] | None = None) -> list
     ``patients.trend_svg`` draws it): ``{"key", "name", "mdc" (= the MCID, for the band),
     "mcid", "mcid_source", "direction", "sides": {"patient": {"baseline", "points"}},
     "first", "latest", "change", "label", "words"}``. The first session with a value is the
-    baseline; every later point carries ``label_change(value - baseline, MCID, direction)``."""
+    baseline; every later point carries ``label_change(value - baseline, MCID, direction,
+    at_least=True)``."""
     reports = patient_reports(patient_id) if reports is None else reports
     out = []
     for key, sc in SCALES.items():
@@ -302,7 +305,7 @@ def history(patient_id: int, reports: list[PatientReport] | None = None) -> list
                    "mdc95": None}]
         for t, sid, v in pts[1:]:
             points.append({"t": t, "session_id": sid, "value": float(v), "delta": float(v - base),
-                           "label": label_change(v - base, sc.mcid, sc.direction), "mdc95": None})
+                           "label": label_change(v - base, sc.mcid, sc.direction, at_least=True), "mdc95": None})
         last = points[-1]
         tr = {"key": key, "name": sc.name, "question": sc.question, "lo": sc.lo, "hi": sc.hi, "mdc": sc.mcid,
               "mcid": sc.mcid, "mcid_source": sc.source, "direction": sc.direction,

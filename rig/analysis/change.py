@@ -41,12 +41,14 @@ WITHIN_NOISE, INSUFFICIENT = "within noise", "insufficient data"
 LABELS = (REAL_IMPROVEMENT, REAL_DECLINE, REAL_CHANGE, WITHIN_NOISE, INSUFFICIENT)
 
 
-def label_change(change, mdc, direction) -> str:
+def label_change(change, mdc, direction, *, at_least: bool = False) -> str:
     """The label of ``change`` against its ``mdc`` (MDC95): "real …" only when |change| > MDC95.
-    ``direction`` +1: a larger value is worse; −1: a larger value is better; 0/None: no direction."""
+    ``direction`` +1: a larger value is worse; −1: a larger value is better; 0/None: no direction.
+    ``at_least``: a change equal to the threshold counts too, as for a published minimal
+    clinically important difference (MCID), defined as the smallest change that matters."""
     if change is None or mdc is None:
         return INSUFFICIENT
-    if abs(change) <= mdc:
+    if abs(change) < mdc or (abs(change) == mdc and not at_least):
         return WITHIN_NOISE
     if not direction:
         return REAL_CHANGE

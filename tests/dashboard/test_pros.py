@@ -114,6 +114,13 @@ def test_change_against_the_mcid_reads_like_a_change_against_the_mdc():
     assert trends["lefs_total"]["words"] == "40 → 50 points, real improvement (MCID 9)"
     assert trends["pain_week_nrs"]["label"] == "real decline"                              # pain +3 > 2
     assert lefs[2]["label"] == label_change(10, 9, -1) and "pain_test_nrs" not in trends
+    # reaching the MCID counts (it is the smallest change that matters); an MDC must be exceeded
+    at = {t["key"]: t for t in pros.history(0, [Rep(1, 0, lefs_total=40, pain_week_nrs=6),
+                                                Rep(2, 1, lefs_total=49, pain_week_nrs=4)])}
+    assert at["lefs_total"]["label"] == "real improvement" and at["pain_week_nrs"]["label"] == "real improvement"
+    below = pros.history(0, [Rep(1, 0, lefs_total=40), Rep(2, 1, lefs_total=48)])
+    assert below[0]["label"] == "within noise"
+    assert label_change(9, 9, -1) == "within noise" and label_change(9, 9, -1, at_least=True) == "real improvement"
 
 
 # --- the session page's form ------------------------------------------------------------------
