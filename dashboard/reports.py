@@ -291,7 +291,7 @@ def _pros_page(pdf, patient: Patient) -> None:
     ax.text(0, 0.0, "Pain: numeric rating scale 0 (no pain) to 10 (worst pain imaginable); MCID 2 points (Farrar et al. "
             "2001, Pain 94:149-158). LEFS: Lower Extremity Functional Scale, 20 activities 0-4, total 0 (extreme "
             "difficulty) to 80 (no difficulty); MCID 9 points (Binkley et al. 1999, Phys Ther 79:371-383). Real "
-            "improvement / real decline: the change is larger than the MCID; within noise: it is not.",
+            "improvement / real decline: the change reaches the MCID; within noise: it does not.",
             fontsize=6.5, color="#555", wrap=True)
     _page(pdf, fig)
 
