@@ -179,8 +179,9 @@ def test_clinician_day_in_a_real_browser(server, browser):
             tap(f"lefs_item_{i}", "2" if i % 2 else "3")
     assert "19 of 20 answered" in d.find_element(By.ID, "lefs-total").text
     d.find_element(By.ID, "pros-save").click()
-    item7 = wait_for(lambda: d.find_element(By.ID, "li-lefs_item_7"), what="the refused entry")
-    assert "Not answered" in item7.text, item7.text
+    # the refused form is a new page: wait for its item 7 (the old page's element goes stale)
+    item7 = wait_for(lambda: (el := d.find_element(By.ID, "li-lefs_item_7")) and "Not answered" in el.text and el,
+                     what="the refused entry, item 7 marked")
     assert in_viewport(d, d.find_element(By.ID, "pros-errors"))   # the page opens at the card's message
     shot(d, "05b-pros-refused")
     d.execute_script("arguments[0].scrollIntoView({block: 'center'})", item7)
