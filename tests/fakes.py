@@ -31,7 +31,8 @@ class FakeLgpio:
         for name in ("gpiochip_open", "gpiochip_close", "gpio_get_chip_info", "gpio_claim_output",
                      "group_claim_input", "group_read", "gpio_write", "gpio_free", "group_free"):
             setattr(m, name, getattr(self, name))
-        m.SET_PULL_NONE = 0
+        # the real module's line flags (lgpio 0.2.2.0: SET_PULL_UP 32, SET_PULL_DOWN 64, SET_PULL_NONE 128)
+        m.SET_PULL_UP, m.SET_PULL_DOWN, m.SET_PULL_NONE = 32, 64, 128
         return m
 
     def _chip(self, h):
@@ -75,6 +76,11 @@ class FakeLgpio:
         self._chip(handle)
         self._claim(handle, list(gpio))
         self.groups[handle][gpio[0]] = list(gpio)
+        pull = {32: "up", 64: "down", 128: "none", 0: "none"}[lFlags]
+        pins = self.chips[self.handles[handle]][1]
+        for g in gpio:
+            if pins is not None:
+                pins.set_pull(g, pull)
         return 0
 
     def _pins(self, handle) -> SimGpioChip:
@@ -149,6 +155,8 @@ class FakeRPiGPIO:
             self.setup_pins[ch] = direction
             if direction == self.OUT and initial is not None:
                 self.pins.write(ch, initial)
+            if direction == self.IN:
+                self.pins.set_pull(ch, {self.PUD_UP: "up", self.PUD_DOWN: "down", self.PUD_OFF: "none"}[pull_up_down])
 
     def output(self, channel, value):
         if self.setup_pins.get(channel) != self.OUT:

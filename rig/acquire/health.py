@@ -27,6 +27,7 @@ class HealthCode(str, Enum):
     INVALID_FRAMES = "invalid_frames"
     CLOCK_HIGH = "clock_high_too_long"
     READ_ERRORS = "read_errors"
+    PLATE_NOT_CONNECTED = "plate_not_connected"     # no GPIO backend can open the pins (on a Pi)
 
 
 #: driver chip states that are healthy

@@ -17,7 +17,7 @@ from calibration.loader import CalibrationWatch, load_force_model
 from rig.acquire.ipc import Server
 from rig.acquire.loop import Acquisition
 from rig.acquire.perform import perform_command
-from rig.hw.gpio.select import open_backend
+from rig.hw.gpio.select import PlateNotConnected, open_backend
 from rig.hw.hx711 import HX711Array
 from rig.signal.plate import nominal_force_model
 from rig.sim.rig import make_sim_backend
@@ -121,44 +121,97 @@ class AcquisitionService:
         self.server.close()
 
 
+#: How often the acquisition without a plate tries to open the GPIO backend again.
+NO_PLATE_RETRY_S = 10.0
+
+
+def no_plate_health(message: str, config) -> dict:
+    """The health report served while the plate cannot be read (PlateNotConnected)."""
+    from rig.acquire.health import HealthCode, problem
+    return {"type": "health", "ok": False, "backend": "none", "rate_hz": config.hx711.rate_sps, "achieved_sps": 0.0,
+            "chips": [], "messages": [message], "problems": [problem(HealthCode.PLATE_NOT_CONNECTED, message)]}
+
+
+def _wait_without_plate(config, path, message: str, stop: threading.Event, t_end: float | None,
+                        ready: Callable[[str], None] | None, retry_s: float) -> bool:
+    """Serve ``message`` on the socket (hello without a backend, a health report every second,
+    every command answered with it) for ``retry_s``; True when it is time to try the plate again,
+    False when stopped. The dashboard's status bar then says "plate not connected: …" instead of
+    "acquisition not reachable", and the process does not crash-loop under systemd."""
+    hello = {"backend": "none", "backend_reason": message, "plate": config.plate.name,
+             "rate_hz": config.hx711.rate_sps, "plate_error": message}
+    server = Server(path, hello=hello, on_command=lambda _cmd: {"ok": False, "error": message})
+    server.start()
+    if ready is not None:
+        ready(str(path))
+    try:
+        until = time.monotonic() + retry_s
+        while not stop.is_set():
+            now = time.monotonic()
+            if t_end is not None and now >= t_end:
+                return False
+            if now >= until:
+                return True
+            server.publish(no_plate_health(message, config))
+            stop.wait(1.0)
+        return False
+    finally:
+        server.close()
+
+
 def serve_forever(config, *, socket=None, backend: str | None = None, realtime: bool = True,
                   max_seconds: float | None = None, ready: Callable[[str], None] | None = None,
-                  force_model_factory: Callable | None = None) -> int:
-    """The acquisition process: an AcquisitionService until SIGTERM/SIGINT."""
+                  force_model_factory: Callable | None = None, no_plate_retry_s: float = NO_PLATE_RETRY_S) -> int:
+    """The acquisition process: an AcquisitionService until SIGTERM/SIGINT.
+
+    On a Raspberry Pi whose pins no GPIO library can open (PlateNotConnected) it serves that
+    message instead of samples, and tries again every ``no_plate_retry_s``; returns 1 if it is
+    stopped before a plate was ever read."""
     force_model_factory = force_model_factory or default_force_model
     path = socket if socket is not None else config.socket_path
     Path(path).parent.mkdir(parents=True, exist_ok=True)
-    acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
-                                          force_model_factory=force_model_factory)
-    log.info("GPIO backend %s (%s)", getattr(gpio, "name", "?"), reason)
-    service = AcquisitionService(acq, path, config=config, force_model_factory=force_model_factory,
-                                 hello={"backend_reason": reason}, sim_rig=getattr(gpio, "sim_rig", None))
     stop = threading.Event()
+    acq = None
 
     def _signal(signum, _frame):
         stop.set()
-        acq.stop(timeout=0)
+        if acq is not None:
+            acq.stop(timeout=0)
 
     old = {s: signal.signal(s, _signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    t_end = None if max_seconds is None else time.monotonic() + max_seconds
     try:
-        service.start()
-        if ready is not None:
-            ready(str(path))
-        t_end = None if max_seconds is None else time.monotonic() + max_seconds
-        next_poll = time.monotonic() + 1.0
-        while not stop.is_set() and acq.running:
-            if t_end is not None and time.monotonic() >= t_end:
+        while True:
+            try:
+                acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
+                                                      force_model_factory=force_model_factory)
                 break
-            if time.monotonic() >= next_poll:
-                service.poll()
-                next_poll = time.monotonic() + 1.0
-            stop.wait(0.2)
-    finally:
-        service.close()
+            except PlateNotConnected as exc:
+                log.error("%s", exc)
+                if not _wait_without_plate(config, path, str(exc), stop, t_end, ready, no_plate_retry_s):
+                    return 1
+        log.info("GPIO backend %s (%s)", getattr(gpio, "name", "?"), reason)
+        service = AcquisitionService(acq, path, config=config, force_model_factory=force_model_factory,
+                                     hello={"backend_reason": reason}, sim_rig=getattr(gpio, "sim_rig", None))
         try:
-            gpio.close()
-        except Exception:  # pragma: no cover
-            pass
+            service.start()
+            if ready is not None:
+                ready(str(path))
+            next_poll = time.monotonic() + 1.0
+            while not stop.is_set() and acq.running:
+                if t_end is not None and time.monotonic() >= t_end:
+                    break
+                if time.monotonic() >= next_poll:
+                    service.poll()
+                    next_poll = time.monotonic() + 1.0
+                stop.wait(0.2)
+        finally:
+            service.close()
+            try:
+                gpio.close()
+            except Exception:  # pragma: no cover
+                pass
+    finally:
         for s, h in old.items():
             signal.signal(s, h)
     return 0

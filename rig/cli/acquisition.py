@@ -8,11 +8,11 @@ from __future__ import annotations
 import json
 import math
 import sys
-from pathlib import Path
 
 import click
 
 from rig.cli.context import load_config
+from rig.hw.gpio.select import pi_model
 from rig.recording.format import format_sample
 from rig.signal.plate import SAMPLE_COLUMNS
 
@@ -216,25 +216,31 @@ def doctor(ctx, seconds, backend, as_json, faults):
             client.close()
         report["backend"] = {"name": (hello or {}).get("backend"), "reason": (hello or {}).get("backend_reason", "")}
     else:
-        acq, gpio, reason = _build(config, backend, realtime=False, faults=faults, auto_tare=False)
         report["source"] = "read directly"
-        report["backend"] = {"name": getattr(gpio, "name", "?"), "reason": reason}
         try:
-            acq.run(max_seconds=seconds)
-        finally:
-            gpio.close()
-        health = acq.latest_health or None
-    if health is None:
+            acq, gpio, reason = _build(config, backend, realtime=False, faults=faults, auto_tare=False)
+        except click.ClickException as exc:      # the backend cannot open: that is the finding
+            acq = gpio = None
+            report["backend"] = {"name": None, "reason": exc.message}
+            problems.append(exc.message)
+        if gpio is not None:
+            report["backend"] = {"name": getattr(gpio, "name", "?"), "reason": reason}
+            try:
+                acq.run(max_seconds=seconds)
+            finally:
+                gpio.close()
+            health = acq.latest_health or None
+    if health is None and report["backend"]["name"] is not None:
         problems.append("no health report from the acquisition — is the plate connected?")
-        health = {}
+    health = health or {}
     report["health"] = {k: health.get(k) for k in ("achieved_sps", "rate_hz", "frames", "invalid_frames",
                                                    "resyncs", "max_clock_high_us", "spike_replacements")}
     report["chips"] = health.get("chips", [])
     problems += [p["message"] for p in health.get("problems", [])]
-    if report["backend"]["name"] == "sim" and config.gpio.backend in ("auto",) and backend is None \
-            and _on_pi():
-        problems.append("running on a Raspberry Pi but no GPIO library could be opened: "
-                        "`sudo apt install python3-lgpio` (or pip install '.[pi]') — see the reason above")
+    model = pi_model()
+    if report["backend"]["name"] == "sim" and model is not None:
+        warnings.append(f"the SIMULATED plate on a {model} ({report['backend']['reason']}): "
+                        "no real sample is read")
     cal, p, w = _calibration_report(config)
     report["calibration"] = cal
     problems += p
@@ -247,13 +253,6 @@ def doctor(ctx, seconds, backend, as_json, faults):
     else:
         _print_doctor(report)
     ctx.exit(0 if not problems else 1)
-
-
-def _on_pi() -> bool:
-    try:
-        return "raspberry pi" in Path("/proc/device-tree/model").read_text(errors="ignore").lower()
-    except OSError:
-        return False
 
 
 def _print_doctor(r: dict) -> None:

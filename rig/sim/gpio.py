@@ -27,6 +27,7 @@ class SimGpioChip:
         self._clocked: dict[int, list[EmulatedHX711]] = {}   # PD_SCK pin -> chips
         self._dout: dict[int, EmulatedHX711] = {}             # DOUT pin -> chip
         self.levels: dict[int, int] = {}                      # last level written per pin
+        self.pulls: dict[int, str] = {}                       # input pin -> "up" / "down" / "none"
         self.stretch_next_high_ns = 0
         self._late_ns = 0
         self.writes = 0
@@ -64,12 +65,27 @@ class SimGpioChip:
         self.reads += 1
         return self.clock.now_ns()
 
+    #: A Pi 3/4's power-on pulls (BCM2835/2711 datasheets): GPIO 0-8 up, 9-27 down.
+    FIRMWARE_PULL_UP_BELOW = 9
+
+    def set_pull(self, pin: int, pull: str) -> None:
+        """The pull resistor a backend asked for on input ``pin``: "up", "down" or "none"
+        ("none" leaves the firmware's default in place)."""
+        if pull not in ("up", "down", "none"):
+            raise ValueError(f"pull must be up, down or none, got {pull!r}")
+        self.pulls[pin] = pull
+
     def _level(self, pin: int, t: int) -> int:
         chip = self._dout.get(pin)
         if chip is not None:
             return chip.dout(t)
-        # not an HX711 output: an output pin reads back its level, a floating input reads high
-        return self.levels.get(pin, 1)
+        if pin in self.levels:              # an output reads back its level
+            return self.levels[pin]
+        # nothing drives it (no board, a broken wire): the pull decides what it reads
+        pull = self.pulls.get(pin, "none")
+        if pull == "none":
+            return 1 if pin < self.FIRMWARE_PULL_UP_BELOW else 0
+        return 1 if pull == "up" else 0
 
     def read(self, pin: int) -> int:
         t = self._sample_time()
@@ -104,6 +120,7 @@ class SimBus(GPIOBackend):
         self.gpio = SimGpioChip(clock, op_cost_ns)
         for chip, pin in zip(chips, self.data_pins):
             self.gpio.attach(chip, self.clock_pin, pin)
+            self.gpio.set_pull(pin, "up")          # as the lgpio and RPi.GPIO backends claim DOUT
         self.gpio.write(self.clock_pin, 0)
 
     @property

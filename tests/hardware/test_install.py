@@ -204,6 +204,10 @@ def test_acquire_unit():
     assert "RIG_CONFIG=/etc/stepplate/rig.toml" in s["Environment"]
     assert s["StandardOutput"] == "journal" and s["StandardError"] == "journal"
     assert s["ReadWritePaths"] == "/var/lib/stepplate" and s["ProtectSystem"] == "strict"
+    # / is read-only (ProtectSystem=strict): lgpio's notification FIFO needs a writable LG_WD,
+    # the service's own runtime directory
+    env = dict(kv.split("=", 1) for kv in s["Environment"].split())
+    assert env["LG_WD"] == "%t/" + s["RuntimeDirectory"] and s["RuntimeDirectoryMode"] == "0700"
     assert "stepplate-web.service" in u["Unit"]["Before"].split()
     assert u["Install"]["WantedBy"] == "multi-user.target"
 
@@ -228,7 +232,8 @@ def test_units_share_the_data_folder_group_and_config():
     a, w = (read_unit(n)["Service"] for n in config_cli.UNITS)
     assert a["Group"] == w["Group"] == "stepplate"
     assert a["UMask"] == w["UMask"] == "0007"
-    assert a["Environment"] == w["Environment"]
+    # the same config and output settings (the acquire unit adds lgpio's LG_WD)
+    assert set(w["Environment"].split()) <= set(a["Environment"].split())
 
 
 def test_systemd_analyze_verify(tmp_path):

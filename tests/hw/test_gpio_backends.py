@@ -35,6 +35,25 @@ def pins(clock):
     return p
 
 
+@pytest.fixture(autouse=True)
+def not_a_pi(monkeypatch, tmp_path):
+    """This machine, as the selection sees it: not a Raspberry Pi (no device-tree model), and
+    lgpio's work directory in the test's folder (import_lgpio sets LG_WD; undone afterwards)."""
+    import rig.hw.gpio.select as select
+    monkeypatch.setattr(select, "MODEL_PATH", tmp_path / "no-device-tree-model")
+    monkeypatch.setenv("LG_WD", str(tmp_path))
+
+
+@pytest.fixture
+def on_a_pi(monkeypatch, tmp_path):
+    """The selection sees a Raspberry Pi 5 (its /proc/device-tree/model, NUL-terminated)."""
+    import rig.hw.gpio.select as select
+    model = tmp_path / "model"
+    model.write_bytes(b"Raspberry Pi 5 Model B Rev 1.0\x00")
+    monkeypatch.setattr(select, "MODEL_PATH", model)
+    return "Raspberry Pi 5 Model B Rev 1.0"
+
+
 @pytest.fixture
 def no_gpio_libs(monkeypatch):
     """Neither library importable (a PC); restored afterwards by monkeypatch."""
@@ -51,6 +70,7 @@ def fake_lgpio(monkeypatch, pins):
                        4: ("pinctrl-rp1", pins)})
     before = sys.modules.get("lgpio")
     monkeypatch.setitem(sys.modules, "lgpio", state.module())
+    monkeypatch.setattr("rig.hw.gpio.lgpio.chip_devices", lambda: [0, 1, 2, 3, 4])   # a Pi 5's /dev/gpiochip*
     monkeypatch.setitem(sys.modules, "RPi", None)
     monkeypatch.setitem(sys.modules, "RPi.GPIO", None)
     monkeypatch.delenv("RIG_GPIO", raising=False)
@@ -79,7 +99,7 @@ def test_lgpio_finds_chip_by_label_and_reads_frames(fake_lgpio, clock):
     from rig.hw.gpio.lgpio import LgpioBackend
     b = LgpioBackend(CLK, DATA, clock=clock)
     assert b.chip_label == "pinctrl-rp1" and b.chip_number == 4
-    assert fake_lgpio.opened == [0, 1, 4]
+    assert fake_lgpio.opened == [0, 1, 4]            # gpiochip2 and 3 do not open: skipped
     assert len(fake_lgpio.handles) == 1              # the other chips were closed again
     drv = HX711Array(b)
     frames = [drv.read_frame() for _ in range(200)]
@@ -91,7 +111,7 @@ def test_lgpio_finds_chip_by_label_and_reads_frames(fake_lgpio, clock):
 
 def test_lgpio_named_label_and_missing_label(fake_lgpio, clock):
     from rig.hw.gpio.lgpio import LgpioBackend
-    with pytest.raises(RuntimeError, match="pinctrl-bcm2711.*pinctrl-rp1"):
+    with pytest.raises(OSError, match="pinctrl-bcm2711.*pinctrl-rp1"):
         LgpioBackend(CLK, DATA, clock=clock, chip_label="pinctrl-bcm2711", chip_numbers=[0, 1, 4])
     assert fake_lgpio.handles == {}
     b = LgpioBackend(CLK, DATA, clock=clock, chip_label="pinctrl-rp1", chip_numbers=[0, 1, 4])

@@ -135,9 +135,13 @@ def test_a_clinic_morning_on_the_demo(demo, tmp_path):
         glance = d.find_element(By.ID, "at-a-glance")
         assert "real improvement" in glance.text, glance.text
         shot(d, "01-demo-patient", FOLDER)
-        figs = d.find_elements(By.CSS_SELECTOR, ".trend-fig")
+        all_figs = d.find_elements(By.CSS_SELECTOR, ".trend-fig")
+        pro_figs = d.find_elements(By.CSS_SELECTOR, "#pros .trend-fig")
+        figs = [f for f in all_figs if not f.find_elements(By.XPATH, "ancestor::*[@id='pros']")]
         points = [len(f.find_elements(By.CSS_SELECTOR, "circle")) for f in figs]
         assert figs and min(points) >= 12, points                  # six sessions × both sides
+        # how the patient feels: one report per weekly visit, on the same timeline
+        assert len(pro_figs) == 3 and all(len(f.find_elements(By.CSS_SELECTOR, "circle")) == 6 for f in pro_figs)
         d.execute_script("arguments[0].scrollIntoView()", figs[0])
         shot(d, "02-demo-trends", FOLDER)
         demo_url = d.current_url

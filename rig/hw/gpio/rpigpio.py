@@ -29,7 +29,8 @@ class RPiGPIOBackend(GPIOBackend):
             GPIO.setwarnings(False)
             GPIO.setmode(GPIO.BCM)
             GPIO.setup(self.clock_pin, GPIO.OUT, initial=GPIO.LOW)
-            GPIO.setup(list(self.data_pins), GPIO.IN)
+            # pull-ups: an absent board's DOUT then reads high, "not responding" (see lgpio.py)
+            GPIO.setup(list(self.data_pins), GPIO.IN, pull_up_down=GPIO.PUD_UP)
         except RuntimeError as exc:
             raise RuntimeError(f"RPi.GPIO failed to set up the pins ({exc}). RPi.GPIO does not support the "
                                "Raspberry Pi 5: use gpio.backend = \"lgpio\"") from exc

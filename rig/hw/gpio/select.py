@@ -2,14 +2,20 @@
 
 Order: the explicit argument (``--gpio``), then ``$RIG_GPIO``, then the config's
 ``gpio.backend``, then auto-detection: lgpio (every Pi, the 5 included), then RPi.GPIO
-(Pi 4 and older), then the simulator, with a warning on each fallback. A backend named
-explicitly (argument, environment or config) that cannot open is an error, never a silent
-fallback: the message says what to install or change.
+(Pi 4 and older), then — off a Raspberry Pi only — the simulator, with a warning on each
+fallback. A backend named explicitly (argument, environment or config) that cannot open is an
+error, never a silent fallback: the message says what to install or change.
+
+On a Raspberry Pi (``/proc/device-tree/model``) auto-detection never ends on the simulator: a
+clinic must not be served simulated sway because a library failed to load. Without a working
+GPIO library it raises :class:`PlateNotConnected`, naming each library's failure and the fix;
+``--backend sim`` / ``RIG_GPIO=sim`` remain the ways to a simulated plate on a Pi.
 """
 from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from typing import Callable
 
 from rig.hw.gpio.base import GPIOBackend
@@ -17,8 +23,38 @@ from rig.hw.gpio.base import GPIOBackend
 NAMES = ("auto", "lgpio", "rpigpio", "sim")
 
 
+#: Where Linux names the board; a Raspberry Pi's reads "Raspberry Pi 4 Model B Rev 1.4" etc.
+MODEL_PATH = Path("/proc/device-tree/model")
+
+
 class BackendError(RuntimeError):
     """The requested GPIO backend cannot be opened; the message says why and what to do."""
+
+
+class PlateNotConnected(BackendError):
+    """On a Raspberry Pi, no GPIO library could open the header's pins: the plate cannot be read.
+    The message starts "plate not connected:" and says the cause and the fix."""
+
+
+def pi_model() -> str | None:
+    """The board's model string when this is a Raspberry Pi, else None."""
+    try:
+        model = MODEL_PATH.read_bytes().decode("utf-8", "replace").strip("\x00\n ")
+    except OSError:
+        return None
+    return model if "raspberry pi" in model.lower() else None
+
+
+def _fix_for(lgpio_exc: BaseException) -> str:
+    """What to do when lgpio failed this way, in one sentence."""
+    from rig.hw.gpio.lgpio import LgpioUnusable
+    if isinstance(lgpio_exc, ImportError):
+        return "install lgpio: `sudo apt install python3-lgpio`, or pip install 'stepplate[pi]' in the venv"
+    if isinstance(lgpio_exc, LgpioUnusable) and "FIFO" in str(lgpio_exc):
+        return "give the service a writable LG_WD (hardware/systemd/stepplate-acquire.service does)"
+    if "can not open gpiochip" in str(lgpio_exc) or "ermission" in str(lgpio_exc):
+        return "add the service user to the gpio group (`sudo usermod -aG gpio stepplate`)"
+    return "check gpio.chip_label and the pins in the config, and that no other program holds them"
 
 
 def _open_named(name: str, gpio, sim_factory) -> GPIOBackend:
@@ -63,20 +99,26 @@ def open_backend(explicit: str | None, config, *,
             raise BackendError(f"{reason}, but it cannot be opened: {exc}") from exc
 
     # auto-detection
+    model = pi_model()
     try:
         b = _open_named("lgpio", gpio, sim_factory)
         return b, f"auto: lgpio imported and found gpiochip '{b.chip_label}'"
     except ImportError as exc:
-        lgpio_why = "no lgpio"
+        lgpio_exc, lgpio_why = exc, "no lgpio"
         warnings.warn(f"GPIO auto: lgpio not available ({exc}); trying RPi.GPIO", RuntimeWarning, stacklevel=2)
     except (RuntimeError, OSError) as exc:
-        lgpio_why = "lgpio found no Pi gpiochip"
+        lgpio_exc, lgpio_why = exc, f"lgpio cannot open the pins: {exc}"
         warnings.warn(f"GPIO auto: lgpio could not open the Pi's gpiochip ({exc}); trying RPi.GPIO",
                       RuntimeWarning, stacklevel=2)
     try:
         b = _open_named("rpigpio", gpio, sim_factory)
         return b, f"auto: {lgpio_why}; RPi.GPIO imported (BCM mode)"
     except (ImportError, RuntimeError, OSError) as exc:
-        warnings.warn(f"GPIO auto: RPi.GPIO not usable ({exc}); using the simulator", RuntimeWarning, stacklevel=2)
+        rpi_exc = exc
+    if model is not None:
+        raise PlateNotConnected(f"plate not connected: this is a {model} but no GPIO library can read the pins "
+                                f"(lgpio: {lgpio_exc}; RPi.GPIO: {rpi_exc}). Fix: {_fix_for(lgpio_exc)}. "
+                                "A simulated plate only on request: --backend sim or RIG_GPIO=sim.")
+    warnings.warn(f"GPIO auto: RPi.GPIO not usable ({rpi_exc}); using the simulator", RuntimeWarning, stacklevel=2)
     b = _open_named("sim", gpio, sim_factory)
     return b, f"auto: not a Raspberry Pi ({lgpio_why}) — using the simulator"
