@@ -252,7 +252,8 @@ def test_doctor_json_reports_the_missing_chip_as_the_problem(tmp_path):
 def test_the_fake_lgpio_has_the_real_modules_calls():
     """Every call the backend makes on the fake exists in the real wheel with the same
     parameters, and the pull flags have the real values: the fake cannot drift."""
-    import lgpio as real
+    from rig.hw.gpio.lgpio import import_lgpio
+    real = import_lgpio()              # with a writable LG_WD: never a FIFO in the checkout
     fake = FakeLgpio({}).module()
     for name in ("gpiochip_open", "gpiochip_close", "gpio_get_chip_info", "gpio_claim_output",
                  "group_claim_input", "group_read", "gpio_write", "gpio_free", "group_free"):
