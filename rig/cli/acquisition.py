@@ -125,7 +125,14 @@ def stream(ctx, seconds, fmt, backend, realtime, faults):
     faults = _parse_faults(faults)
     out = sys.stdout
     sock = config.socket_path
-    if backend is None and not faults and server_running(sock):
+    if subset is not None and server_running(sock):
+        raise click.ClickException("the acquisition service is reading the boards: stop it for a bring-up "
+                                   "(sudo systemctl stop stepplate-acquire), then run rig doctor --chips again")
+    if subset is not None:
+        report["source"] = f"read directly, bring-up of {', '.join(subset)}"
+        report["backend"], health, found = _bring_up(config, backend, faults, subset, seconds)
+        problems += found
+    elif backend is None and not faults and server_running(sock):
         printer = _Printer(seconds, fmt, out)
         client = Client(sock, reconnect=False)
         try:
@@ -183,12 +190,19 @@ def _calibration_report(config) -> tuple[dict, list[str], list[str]]:
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable report.")
 @click.option("--sim-fault", "faults", multiple=True, metavar="CORNER:KIND",
               help="Simulator only: inject a fault, e.g. br:unplugged (to see what doctor says).")
+@click.option("--chips", default=None, metavar="CORNERS",
+              help="Bring-up: read only these boards, e.g. fl or fl,fr (the others may be unwired).")
 @click.pass_context
-def doctor(ctx, seconds, backend, as_json, faults):
+def doctor(ctx, seconds, backend, as_json, faults, chips):
     """Check the rig: GPIO backend, compiled core, each HX711, calibration. Exit 1 on a problem."""
+    from rig.hw.gpio.subset import parse_chips
     from rig.signal import core
     config = load_config(ctx)
     faults = _parse_faults(faults)
+    try:
+        subset = parse_chips(chips) if chips is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--chips") from None
     problems: list[str] = []
     warnings: list[str] = []
     report: dict = {"config": config.source, "plate": config.plate.name,
@@ -200,7 +214,14 @@ def doctor(ctx, seconds, backend, as_json, faults):
     from rig.acquire.ipc import Client, server_running
     sock = config.socket_path
     health = None
-    if backend is None and not faults and server_running(sock):
+    if subset is not None and server_running(sock):
+        raise click.ClickException("the acquisition service is reading the boards: stop it for a bring-up "
+                                   "(sudo systemctl stop stepplate-acquire), then run rig doctor --chips again")
+    if subset is not None:
+        report["source"] = f"read directly, bring-up of {', '.join(subset)}"
+        report["backend"], health, found = _bring_up(config, backend, faults, subset, seconds)
+        problems += found
+    elif backend is None and not faults and server_running(sock):
         # the service owns the pins: ask it rather than clocking the chips from two processes
         report["source"] = f"acquisition service on {sock}"
         client = Client(sock, reconnect=False)
@@ -255,6 +276,46 @@ def doctor(ctx, seconds, backend, as_json, faults):
     ctx.exit(0 if not problems else 1)
 
 
+def _bring_up(config, backend, faults, subset, seconds) -> tuple[dict, dict | None, list[str]]:
+    """Read only the ``subset`` boards for ``seconds`` (of the backend's clock): the backend's
+    description, a health-like report with every corner (the others "not checked") and the
+    problems of the boards read."""
+    from rig.acquire.health import chip_problem
+    from rig.constants import CORNER_NAMES, CORNERS
+    from rig.hw.gpio.select import open_backend
+    from rig.hw.gpio.subset import ChipSubset
+    from rig.hw.hx711 import HX711Array
+    from rig.sim.rig import make_sim_backend
+    try:
+        gpio, reason = open_backend(backend, config, sim_factory=lambda: make_sim_backend(config, realtime=False))
+    except (ImportError, OSError, RuntimeError, ValueError) as exc:
+        msg = f"cannot open the GPIO backend: {exc}"
+        return {"name": None, "reason": msg}, None, [msg]
+    try:
+        _inject(gpio, faults)
+        hx = config.hx711
+        drv = HX711Array(ChipSubset(gpio, subset), rate_sps=hx.rate_sps, gain=hx.gain,
+                         max_clock_high_us=hx.max_clock_high_us, names=subset)
+        t_end = gpio.now_ns() + int(seconds * 1e9)
+        while gpio.now_ns() < t_end:
+            drv.read_frame()
+        h = drv.health()
+    finally:
+        gpio.close()
+    read = {c["name"]: dict(c, corner=CORNER_NAMES.get(c["name"], c["name"])) for c in h["chips"]}
+    chips = [read.get(c, {"name": c, "corner": CORNER_NAMES.get(c, c), "ready": None, "state": "not checked",
+                          "achieved_sps": None, "invalid_frames": None}) for c in CORNERS]
+    problems = []
+    for c in read.values():     # a board is judged by its own state: a frame is invalid when any board is not ready
+        p = chip_problem(c["name"], c["state"], ready=c["ready"], dead=False, last_error=c["last_error"])
+        if p is not None:
+            problems.append(p["message"])
+    health = {"achieved_sps": h["achieved_sps"], "rate_hz": config.hx711.rate_sps, "frames": h["frames"],
+              "invalid_frames": h["invalid_frames"], "resyncs": h["resyncs"],
+              "max_clock_high_us": h["max_clock_high_us"], "chips": chips}
+    return {"name": gpio.name, "reason": reason}, health, problems
+
+
 def _print_doctor(r: dict) -> None:
     c = r["core"]
     h = r["health"]
@@ -265,10 +326,10 @@ def _print_doctor(r: dict) -> None:
                f"{h.get('invalid_frames')} invalid frames, {h.get('resyncs')} resyncs, "
                f"max clock-high {h.get('max_clock_high_us')} µs")
     for ch in r["chips"]:
-        state = "ready" if ch.get("ready") else "NOT READY"
-        inv = ch.get("invalid_frames")
+        state = "-" if ch.get("ready") is None else ("ready" if ch.get("ready") else "NOT READY")
+        inv, sps = ch.get("invalid_frames"), ch.get("achieved_sps")
         click.echo(f"  {ch.get('corner', ch.get('name')):<12} {state:<9} {ch.get('state', ''):<15} "
-                   f"{ch.get('achieved_sps')} sps, {inv if inv is not None else '-'} invalid")
+                   f"{sps if sps is not None else '-'} sps, {inv if inv is not None else '-'} invalid")
     cal = r["calibration"]
     click.echo(f"Calibration:   {cal.get('state')}" + (f" ({cal['path']})" if cal.get("path") else ""))
     for w in r["warnings"]:
