@@ -125,14 +125,7 @@ def stream(ctx, seconds, fmt, backend, realtime, faults):
     faults = _parse_faults(faults)
     out = sys.stdout
     sock = config.socket_path
-    if subset is not None and server_running(sock):
-        raise click.ClickException("the acquisition service is reading the boards: stop it for a bring-up "
-                                   "(sudo systemctl stop stepplate-acquire), then run rig doctor --chips again")
-    if subset is not None:
-        report["source"] = f"read directly, bring-up of {', '.join(subset)}"
-        report["backend"], health, found = _bring_up(config, backend, faults, subset, seconds)
-        problems += found
-    elif backend is None and not faults and server_running(sock):
+    if backend is None and not faults and server_running(sock):
         printer = _Printer(seconds, fmt, out)
         client = Client(sock, reconnect=False)
         try:
