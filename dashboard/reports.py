@@ -288,12 +288,16 @@ def _pros_page(pdf, patient: Patient) -> None:
         pax.xaxis.set_major_locator(MaxNLocator(4))
         pax.xaxis.set_major_formatter(DateFormatter("%d %b"))
         pax.legend(fontsize=6, loc="best")
-    ax.text(0, 0.0, "Pain: numeric rating scale 0 (no pain) to 10 (worst pain imaginable); MCID 2 points (Farrar et al. "
+    _footnote(ax, "Pain: numeric rating scale 0 (no pain) to 10 (worst pain imaginable); MCID 2 points (Farrar et al. "
             "2001, Pain 94:149-158). LEFS: Lower Extremity Functional Scale, 20 activities 0-4, total 0 (extreme "
             "difficulty) to 80 (no difficulty); MCID 9 points (Binkley et al. 1999, Phys Ther 79:371-383). Real "
-            "improvement / real decline: the change reaches the MCID; within noise: it does not.",
-            fontsize=6.5, color="#555", wrap=True)
+            "improvement / real decline: the change reaches the MCID; within noise: it does not.")
     _page(pdf, fig)
+
+
+def _footnote(ax, text: str) -> None:
+    """The small grey explanation at the foot of a page (what the labels and units mean)."""
+    ax.text(0, 0.0, text, fontsize=6.5, color="#555", wrap=True)
 
 
 def _header(ax, patient: Patient, title: str, y: float = 0.99) -> float:
@@ -347,11 +351,10 @@ def _summary_page(pdf, patient: Patient, blocks: list[dict]) -> None:
                     fontsize=7, va="top", color="#444")
         _mini_trend(fig, b, patient, top=0.04 + 0.92 * y, height=0.92 * band * 0.7)
         y -= band
-    ax.text(0, 0.0, "LSI: limb symmetry index, involved ÷ uninvolved side (left ÷ right when no involved side is "
+    _footnote(ax, "LSI: limb symmetry index, involved ÷ uninvolved side (left ÷ right when no involved side is "
             "recorded). Change: latest session against the first. Real improvement / real decline: the change is "
             "larger than the minimal detectable change (MDC95); within noise: it is not; insufficient data: no MDC "
-            "for the measure yet (repeat trials, or set the clinic's MDC). Units: cm, cm/s, % body weight.",
-            fontsize=6.5, color="#555", wrap=True)
+            "for the measure yet (repeat trials, or set the clinic's MDC). Units: cm, cm/s, % body weight.")
     _page(pdf, fig)
 
 
