@@ -15,7 +15,8 @@ import numpy as np
 from dashboard import measures, units
 from dashboard.models import ClinicSession, Patient, Trial
 
-PROTOCOL = "quiet_stance_mctsib"
+#: The quiet-stance protocols with reference values: the 30-s mCTSIB and its 60-s version.
+PROTOCOLS = ("quiet_stance_mctsib", "quiet_stance_mctsib_60")
 
 
 @lru_cache(maxsize=1)
@@ -39,6 +40,12 @@ def _scored(t: Trial) -> bool:
     return t.status == "ok" and an["ok"] and an.get("scored") is not False and not an.get("practice")
 
 
+def scored_seconds(t: Trial) -> float | None:
+    """How long the trial's scored window is (the measured bias depends on it)."""
+    w = measures.analysis_summary(t.quality).get("scored_window_s")
+    return float(w[1] - w[0]) if w else None
+
+
 def _words(out: dict, body_mass_kg: float | None) -> dict:
     """``out`` of norms.compare with each row's value in clinic units and a one-line summary."""
     for r in out["rows"]:
@@ -47,20 +54,22 @@ def _words(out: dict, body_mass_kg: float | None) -> dict:
     shown = [r for r in out["rows"] if r["shown"]]
     out["shown_rows"] = shown
     out["hidden_rows"] = [r for r in out["rows"] if not r["shown"]]
+    out["by_key"] = {r["key"]: r for r in out["rows"]}
     out["line"] = "; ".join(f"{r['title']} {r['value_text']}: {r['words']}" for r in shown)
     out["who"] = f"people aged {out['age_band']}" if out["age_band"] else ""
     return out
 
 
-def compare(measures_: dict, condition: str | None, age: int | None, body_mass_kg=None) -> dict | None:
-    """norms.compare for one condition's measures, with clinic-unit words; None when the table is
-    missing or the condition is not an mCTSIB one."""
+def compare(measures_: dict, condition: str | None, age: int | None, body_mass_kg=None,
+            scored_s: float | None = 30.0) -> dict | None:
+    """norms.compare for one condition's measures (of a trial scored over ``scored_s``), with
+    clinic-unit words; None when the table is missing or the condition is not an mCTSIB one."""
     from rig.analysis import norms
     table = _table()
     if table is None or not condition:
         return None
     try:
-        out = norms.compare(measures_, condition, age, table)
+        out = norms.compare(measures_, condition, age, table, scored_s=scored_s)
     except norms.NormsError:
         return None
     return _words(out, body_mass_kg)
@@ -68,15 +77,17 @@ def compare(measures_: dict, condition: str | None, age: int | None, body_mass_k
 
 def for_trial(t: Trial) -> dict | None:
     """The reference comparison of one scored quiet-stance trial, or None for any other trial."""
-    if t.protocol != PROTOCOL or not _scored(t):
+    if t.protocol not in PROTOCOLS or not _scored(t):
         return None
-    return compare(t.result_map(), t.condition, age_at(t.session.patient, t.started_at), t.body_mass_kg)
+    return compare(t.result_map(), t.condition, age_at(t.session.patient, t.started_at), t.body_mass_kg,
+                   scored_seconds(t))
 
 
 def for_session(session: ClinicSession) -> list[dict]:
     """One comparison per mCTSIB condition of the session, in the protocol's order, from the
-    mean of its scored trials under that condition."""
-    if session.protocol != PROTOCOL:
+    mean of its scored trials under that condition (the table's percentiles are over single
+    trials; the mCTSIB scores one per condition)."""
+    if session.protocol not in PROTOCOLS:
         return []
     from rig.analysis.norms import CONDITIONS
     by_cond: dict[str, list[Trial]] = {}
@@ -90,7 +101,9 @@ def for_session(session: ClinicSession) -> list[dict]:
             continue
         maps = [t.result_map() for t in trials]
         mean = {k: float(np.mean([m[k] for m in maps])) for k in maps[0] if all(k in m for m in maps)}
-        c = compare(mean, cond, age_at(session.patient, session.started_at), trials[-1].body_mass_kg)
+        secs = [scored_seconds(t) for t in trials]
+        c = compare(mean, cond, age_at(session.patient, session.started_at), trials[-1].body_mass_kg,
+                    min((x for x in secs if x is not None), default=None))
         if c is not None:
             c["k_trials"] = len(trials)
             out.append(c)
@@ -101,7 +114,8 @@ def for_glance_block(block: dict, patient: Patient) -> dict | None:
     """The comparison for an at-a-glance block of a quiet-stance condition (group
     "quiet_stance_mctsib/<condition>"), from its latest session's values."""
     group = block.get("group", "")
-    if not group.startswith(PROTOCOL + "/"):
+    protocol = group.split("/", 1)[0]
+    if protocol not in PROTOCOLS or "/" not in group:
         return None
     latest = {}
     when = None
@@ -112,4 +126,7 @@ def for_glance_block(block: dict, patient: Patient) -> dict | None:
             when = side["latest_t"]
     if not latest:
         return None
-    return compare(latest, group.split("/", 1)[1], age_at(patient, when), patient.body_mass_kg)
+    from dashboard import protocols
+    info = protocols.get(protocol)
+    return compare(latest, group.split("/", 1)[1], age_at(patient, when), patient.body_mass_kg,
+                   float(info._proto.duration_s) if info is not None else None)

@@ -167,28 +167,30 @@ def _reference_page(pdf, session: ClinicSession, patient: Patient) -> None:
     refs = reference.for_session(session)
     if not refs:
         return
-    fig = Figure(figsize=(A4[0], A4[1] / 2))
-    ax = fig.add_axes([0.06, 0.04, 0.88, 0.9])
+    fig = Figure(figsize=A4)
+    ax = fig.add_axes([0.06, 0.04, 0.88, 0.92])
     ax.axis("off")
     first = refs[0]
     ax.text(0, 1, "Among people of the same age", fontsize=12, weight="bold", va="top")
-    y = 0.9
+    y = 0.95
     if first["note"] and not first["rows"]:
         ax.text(0, y, first["note"], fontsize=9, va="top", wrap=True)
     else:
         for ref in refs:
-            text = "; ".join(f"{r['title']} {r['value_text']}: {r['words']}" for r in ref["shown_rows"]) or ref["note"]
+            text = ("; ".join(f"{r['title']} {r['value_text']}: {r['words']}" for r in ref["shown_rows"])
+                    or ref["note"] or "no measure with a percentile for this condition (see below)")
             ax.text(0, y, ref["condition_title"], fontsize=9, weight="bold", va="top")
-            ax.text(0.3, y, text, fontsize=9, va="top")
-            y -= 0.08
-        y -= 0.03
-        lines = [f"Percentile among {first['who']} ({first['n_people']} people) in a public data set: "
-                 f"{first['source']}. A higher percentile means more sway than most people of that age."]
-        lines += [f"{r['title']}: {r['why']}." for r in first["hidden_rows"] + first["shown_rows"]]
+            ax.text(0.3, y, textwrap.fill(text, 80), fontsize=9, va="top")
+            y -= 0.04 * (text.count("; ") // 2 + 1)
+        y -= 0.02
+        lines = [f"Percentile among {first['who']} in a public data set: {first['source']}. A higher percentile "
+                 "means more sway than most people of that age."]
+        lines += list(dict.fromkeys(f"{r['title']}, {ref['condition_title']}: {r['why']}."
+                                    for ref in refs for r in ref["rows"]))
         for line in lines:
-            wrapped = textwrap.fill(line, 120)
-            ax.text(0, y, wrapped, fontsize=7, color="#444", va="top")
-            y -= 0.045 * (wrapped.count("\n") + 1) + 0.01
+            wrapped = textwrap.fill(line, 135)
+            ax.text(0, y, wrapped, fontsize=6.5, color="#444", va="top")
+            y -= 0.0155 * (wrapped.count("\n") + 1) + 0.006
     _page(pdf, fig)
 
 
@@ -347,7 +349,8 @@ def _summary_page(pdf, patient: Patient, blocks: list[dict]) -> None:
             yy -= 0.016
         ref = b.get("reference")
         if ref is not None:
-            ax.text(cols[0], yy, f"Among {ref['who']}: {ref['line']}" if ref["line"] else ref["note"],
+            ax.text(cols[0], yy, f"Among {ref['who']}: {ref['line']}" if ref["line"] else
+                    (ref["note"] or "No measure compared with people of the same age (the session page says why)."),
                     fontsize=7, va="top", color="#444")
         _mini_trend(fig, b, patient, top=0.04 + 0.92 * y, height=0.92 * band * 0.7)
         y -= band

@@ -222,24 +222,48 @@ def _pct(x: float) -> str:
     return text.replace("-", "−") + " %"
 
 
-def shown(table: dict, key: str, condition: str) -> tuple[bool, str]:
-    """Whether a percentile of ``key`` is shown for ``condition``, and why (plain words)."""
+#: The trial lengths StepPlate's bias was measured for: the mCTSIB's 30 s, and 60 s as in the
+#: reference data (quiet_stance_mctsib_60).
+DURATIONS = ("30", "60")
+
+
+def duration_key(scored_s: float | None) -> str | None:
+    """Which measured bias applies to a trial scored over ``scored_s`` seconds: "60" from 55 s,
+    "30" from 25 s, else None (too short to compare)."""
+    if scored_s is None or not math.isfinite(scored_s):
+        return None
+    return "60" if scored_s >= 55 else ("30" if scored_s >= 25 else None)
+
+
+def shown(table: dict, key: str, condition: str, age_band_name: str, scored_s: float | None) -> tuple[bool, str]:
+    """Whether a percentile of ``key`` is shown for a trial of ``scored_s`` seconds on
+    ``condition`` among people aged ``age_band_name``, and why (plain words)."""
     comp = table.get("comparability", {}).get(key)
-    cond = condition_id(condition)
-    if not comp or cond not in comp.get("shift_points", {}):
+    cond, dur = condition_id(condition), duration_key(scored_s)
+    if dur is None:
+        return False, "not compared: the trial is shorter than the 30 s the rig's bias was measured for"
+    if not comp or dur not in comp.get("durations", {}):
         return False, "not compared: how StepPlate reads this measure against the lab plate has not been measured"
-    shift, bias = comp["shift_points"][cond], comp["bias_pct"]
-    parts = (f"the plate itself reads it {_pct(comp['instrument_bias_pct'])}, the {comp['scored_s']:.0f}-s test "
-             f"{_pct(comp['window_bias_pct'])} against the published {comp['published_s']:.0f}-s trials")
-    if comp["shown"][cond]:
-        return True, (f"shown: StepPlate reads it {_pct(bias)} against the reference data ({parts}), "
-                      f"a shift of {shift:.0f} percentile points")
-    return False, (f"not shown: StepPlate reads it {_pct(bias)} against the reference data ({parts}), which "
-                   f"would move a patient by {shift:.0f} percentile points (more than {table['comparability_threshold_points']:.0f})")
+    d = comp["durations"][dur]
+    shift = d["shift_points"].get(cond, {}).get(age_band_name)
+    if shift is None:
+        return False, f"not compared: no reference cell for people aged {age_band_name}"
+    threshold = table["comparability_threshold_points"]
+    why = (f"a {dur}-s trial on StepPlate reads it {_pct(d['bias_pct'])} against the published 60-s trials "
+           f"(the plate itself {_pct(comp['instrument_bias_pct'])}; up to {_pct(d['applied_pct'])} allowing for "
+           f"the uncertainty), which moves a typical patient by up to {shift:.0f} percentile points among "
+           f"people aged {age_band_name}")
+    if d["shown"][cond][age_band_name]:
+        return True, f"shown: {why}"
+    hint = " — record 60 s per condition (quiet_stance_mctsib_60) to compare it" if dur == "30" \
+        and comp["durations"].get("60", {}).get("shown", {}).get(cond, {}).get(age_band_name) else ""
+    return False, f"not shown: {why}, more than {threshold:.0f}{hint}"
 
 
-def compare(measures: dict, condition: str, age: float | None, table: dict | None = None) -> dict:
-    """Where one quiet-stance trial's ``measures`` stand among people of ``age`` on ``condition``.
+def compare(measures: dict, condition: str, age: float | None, table: dict | None = None, *,
+            scored_s: float | None = 30.0) -> dict:
+    """Where one quiet-stance trial's ``measures`` (scored over ``scored_s`` seconds) stand among
+    people of ``age`` on ``condition``.
 
     Returns {"condition", "age_band", "n_people", "source", "rows": [{"key", "title", "value",
     "band", "words", "shown", "why"}], "note"}; a row's band is None where it is not shown. With no
@@ -265,69 +289,93 @@ def compare(measures: dict, condition: str, age: float | None, table: dict | Non
         v = measures.get(m.key)
         if not isinstance(v, (int, float)) or not math.isfinite(v):
             continue
-        ok, why = shown(table, m.key, cond)
+        ok, why = shown(table, m.key, cond, cell["age_band"], scored_s)
         band = percentile_band(float(v), cell["measures"][m.key]) if ok else None
         out["rows"].append({"key": m.key, "title": m.title, "value": float(v), "band": band,
                             "words": band_words(band) if band else "", "shown": ok, "why": why})
     return out
 
 
-def population(rows: list[dict], cond: str, key: str) -> np.ndarray:
-    """Every trial's value of ``key`` (in the key's unit) on ``cond``, all ages, from the rows of
-    :func:`read_info`."""
+def cell_values(rows: list[dict], cond: str, band, key: str) -> np.ndarray:
+    """Every trial's value of ``key`` (in the key's unit) on ``cond`` in age ``band`` (lo, hi),
+    from the rows of :func:`read_info`."""
     m = BY_KEY[key]
+    lo, hi = band
     vision, surface = next(vs for vs, c in CONDITIONS.items() if c == cond)
     return np.array([float(r[m.column]) * m.factor for r in rows
-                     if r["Vision"] == vision and r["Surface"] == surface])
+                     if r["Vision"] == vision and r["Surface"] == surface
+                     and float(r["Age"]) >= lo and (hi is None or float(r["Age"]) < hi)])
 
 
-def comparability(study: list[dict], rows: list[dict], threshold: float = SHIFT_THRESHOLD_POINTS, *,
-                  scored_s: float, published_s: float = 60.0) -> dict:
+def _bias(rel: np.ndarray) -> dict:
+    """Mean relative bias (percent), its standard error, and the bound applied: the mean moved
+    away from zero by two standard errors (about the 95 % bound of the systematic part)."""
+    mean = float(np.mean(rel))
+    se = float(np.std(rel, ddof=1) / math.sqrt(rel.size)) if rel.size > 1 else abs(mean)
+    applied = mean + math.copysign(2.0 * se, mean if mean else 1.0)
+    return {"bias_pct": round(100 * mean, 2), "sd_pct": round(100 * float(np.std(rel, ddof=1)), 2) if rel.size > 1
+            else None, "se_pct": round(100 * se, 2), "applied_pct": round(100 * applied, 2)}
+
+
+def comparability(study: list[dict], rows: list[dict], threshold: float = SHIFT_THRESHOLD_POINTS) -> dict:
     """The ``comparability`` part of the table from the rig's bias study.
 
-    ``study``: one entry per replayed lab trial with its ``condition`` and, per measure key, the
-    ``published`` value, the lab plate's value on the window StepPlate scores
-    (``lab_scored_window``), the rig's on the whole recording (``rig_full``) and as scored
-    (``rig_scored``). ``rows``: the data set's (:func:`read_info`).
+    ``study``: one entry per replayed lab trial with, per measure key, the ``published`` value,
+    the lab plate's value on the 30-s window StepPlate scores (``lab_scored_window``), the rig's
+    on the whole 60-s recording (``rig_full``: the instrument alone), as the 30-s mCTSIB scores it
+    (``rig_scored``) and as the 60-s protocol does (``rig_scored_60``). ``rows``: the data set's
+    (:func:`read_info`).
 
-    A measure's bias is the mean over the trials of rig_scored / published − 1: the chain and the
-    scored window are the same in every condition, and the few raw trials (one or two per
-    condition) are too few to estimate a bias per condition. It splits into the instrument's
-    part (rig_full vs published: emulated chips, 80 Hz, noise, filters on the same 60 s) and the
-    protocol's (lab_scored_window vs published: a 30-s window against a 60-s trial). Applied to
-    each condition's median (all ages pooled), the bias moves it by ``shift_points`` percentile
-    points among that condition's trials; the median is where a relative shift moves a patient
-    the most, so this is the worst case over the population. A percentile is shown where the
-    shift is ≤ ``threshold``."""
+    For each trial length ("30": rig_scored, "60": rig_scored_60) a measure's
+    bias is the mean over the trials of value / published − 1, pooled over conditions (the chain
+    and the window are the same in each, and one or two trials per condition are too few for a
+    bias each); the bias applied is that mean moved two standard errors away from zero. In every
+    cell (condition × age band) it is applied to each trial value in the cell's interquartile
+    range, and the largest move in percentile rank among the cell's trials is the cell's
+    ``shift_points``: what the bias can do to a typical patient of that age. A percentile is shown
+    in a cell where that is ≤ ``threshold``, never in a cell with too few people."""
     out = {}
     for m in MEASURES:
-        def rel(a: str, b: str) -> np.ndarray:
+        def rel(a: str, b: str = "published") -> np.ndarray:
             return np.array([e[a][m.key] / e[b][m.key] - 1.0 for e in study], dtype=float)
-        total = rel("rig_scored", "published")
-        b = float(np.mean(total))
-        entry = {"bias_pct": round(100.0 * b, 2), "bias_sd_pct": round(100.0 * float(np.std(total, ddof=1)), 2)
-                 if total.size > 1 else None,
-                 "instrument_bias_pct": round(100.0 * float(np.mean(rel("rig_full", "published"))), 2),
-                 "window_bias_pct": round(100.0 * float(np.mean(rel("lab_scored_window", "published"))), 2),
-                 "scored_s": float(scored_s), "published_s": float(published_s),
-                 "trials_bias_pct": {e["trial"]: round(100.0 * float(x), 2) for e, x in zip(study, total)},
-                 "shift_points": {}, "shown": {}}
-        for cond in CONDITIONS.values():
-            shift = round(_shift_points(population(rows, cond, m.key), b), 1)
-            entry["shift_points"][cond] = shift
-            entry["shown"][cond] = bool(shift <= threshold)
+        inst, window = _bias(rel("rig_full")), _bias(rel("lab_scored_window"))
+        entry = {"instrument_bias_pct": inst["bias_pct"], "window_bias_pct": window["bias_pct"],
+                 "trials_bias_pct": {e["trial"]: {"30": round(100 * float(x), 2), "60": round(100 * float(y), 2)}
+                                     for e, x, y in zip(study, rel("rig_scored"), rel("rig_scored_60"))},
+                 "durations": {}}
+        for dur, values in (("30", rel("rig_scored")), ("60", rel("rig_scored_60"))):
+            d = {**_bias(values), "shift_points": {}, "shown": {}}
+            for cond in CONDITIONS.values():
+                d["shift_points"][cond], d["shown"][cond] = {}, {}
+                for band in AGE_BANDS:
+                    pop = cell_values(rows, cond, band, m.key)
+                    people = {r["Subject"] for r in rows if _in(r, cond, band)}
+                    shift = round(_cell_shift(pop, d["applied_pct"] / 100.0), 1)
+                    d["shift_points"][cond][band_name(band)] = shift
+                    d["shown"][cond][band_name(band)] = bool(shift <= threshold and len(people) >= MIN_PEOPLE)
+            entry["durations"][dur] = d
         out[m.key] = entry
     return out
 
 
-def _shift_points(pop: np.ndarray, bias: float) -> float:
-    """|percentile rank of median·(1 + bias) − 50| among ``pop``."""
-    med = float(np.median(pop))
-    shifted = med * (1.0 + bias)
-    rank = 100.0 * (np.sum(pop < shifted) + 0.5 * np.sum(pop == shifted)) / pop.size
-    return float(abs(rank - 50.0))
+def _in(r: dict, cond: str, band) -> bool:
+    vision, surface = next(vs for vs, c in CONDITIONS.items() if c == cond)
+    lo, hi = band
+    return r["Vision"] == vision and r["Surface"] == surface and float(r["Age"]) >= lo and (hi is None or float(r["Age"]) < hi)
+
+
+def _rank(pop: np.ndarray, x: float) -> float:
+    """Percentile rank of ``x`` among ``pop`` (ties count half)."""
+    return 100.0 * (np.sum(pop < x) + 0.5 * np.sum(pop == x)) / pop.size
+
+
+def _cell_shift(pop: np.ndarray, bias: float) -> float:
+    """The largest |rank(v·(1 + bias)) − rank(v)| over the values v of ``pop`` in its
+    interquartile range: how far the bias moves a typical member of the cell, in percentile points."""
+    q1, q3 = np.percentile(pop, [25, 75])
+    return float(max(abs(_rank(pop, v * (1.0 + bias)) - _rank(pop, v)) for v in pop if q1 <= v <= q3))
 
 
 __all__ = ["MEASURES", "AGE_BANDS", "PERCENTILES", "CONDITIONS", "NormsError", "build_table", "load_table",
            "cell_for", "age_band", "condition_id", "percentile_band", "band_words", "compare", "shown",
-           "comparability", "TABLE_PATH", "SHIFT_THRESHOLD_POINTS"]
+           "comparability", "duration_key", "DURATIONS", "TABLE_PATH", "SHIFT_THRESHOLD_POINTS"]

@@ -19,6 +19,9 @@ DEFAULT_SOURCE = Path(__file__).resolve().parents[3] / "shared" / "validation" /
 #: The document whose bias tables ``--rebuild`` rewrites (between its ``<!-- norms-bias-… -->`` marks).
 DOC_PATH = Path(__file__).resolve().parents[2] / "docs" / "reference-values.md"
 CHAIN_SEED = 1
+#: The 60-s protocol replayed on a 60-s lab recording: what is left after the step-on and the
+#: settle period, with a margin (the bias measured for "60" includes the missing 5 s).
+REPLAY_60_S = 55.0
 UNITS = {"mean_velocity_mm_s": ("cm/s", 0.1), "ellipse95_area_prediction_mm2": ("cm²", 0.01),
          "mean_power_frequency_hz": ("Hz", 1.0)}
 
@@ -53,11 +56,15 @@ def bias_study(source: Path, config=None, *, seed: int = CHAIN_SEED) -> list[dic
     """Every raw trial in ``source`` replayed through the rig: per trial the published values,
     the lab plate's values on the window StepPlate scores (the protocol's length), the rig's
     values on the whole recording and as scored, each in the table's keys."""
+    from dataclasses import replace
+
     from rig.analysis import metrics, norms
+    from rig.analysis.protocols import get as get_protocol
     from rig.config import Config
     from rig.recording.reader import read_santos_duarte
 
     config = config or Config()
+    proto60 = replace(get_protocol(norms.PROTOCOL + "_60"), duration_s=REPLAY_60_S)
     info = {r["Trial"]: r for r in norms.read_info(source / "BDSinfoCOP.txt")}
     out = []
     for path in sorted(source.glob("BDS[0-9]*.txt")):
@@ -67,11 +74,13 @@ def bias_study(source: Path, config=None, *, seed: int = CHAIN_SEED) -> list[dic
         cond = norms.CONDITIONS[(row["Vision"], row["Surface"])]
         rec = read_santos_duarte(path)
         rep = replay_trial(config, rec, seed=seed, condition=cond)
+        rep60 = replay_trial(config, rec, seed=seed, condition=cond, protocol=proto60)
         w = (rec.t_s >= rep["window_s"][0]) & (rec.t_s <= rep["window_s"][1])
         lab_window = metrics.compute_all(rec.t_s[w], rec.ml_m[w], rec.ap_m[w], ellipse="prediction",
                                          duration="samples")["metrics"]
-        entry = {"trial": path.stem, "condition": cond, "age": float(row["Age"]), "faults": rep["faults"],
-                 "published": {}, "lab_scored_window": {}, "rig_full": {}, "rig_scored": {}}
+        entry = {"trial": path.stem, "condition": cond, "age": float(row["Age"]),
+                 "faults": rep["faults"] + [f"60 s: {f}" for f in rep60["faults"]],
+                 "published": {}, "lab_scored_window": {}, "rig_full": {}, "rig_scored": {}, "rig_scored_60": {}}
         for m in norms.MEASURES:
             entry["published"][m.key] = float(row[m.column]) * m.factor
             # the three areas are always computed; in the published convention the key is plain
@@ -79,6 +88,7 @@ def bias_study(source: Path, config=None, *, seed: int = CHAIN_SEED) -> list[dic
             entry["lab_scored_window"][m.key] = lab_window[plain]
             entry["rig_full"][m.key] = rep["chain_full"][plain]
             entry["rig_scored"][m.key] = rep["scored"].get(m.key)
+            entry["rig_scored_60"][m.key] = rep60["scored"].get(m.key)
         out.append(entry)
     if not out:
         raise click.ClickException(f"no raw BDS trials in {source}")
@@ -88,51 +98,63 @@ def bias_study(source: Path, config=None, *, seed: int = CHAIN_SEED) -> list[dic
 def rebuild_table(source: Path, config=None) -> tuple[dict, list[dict]]:
     """The whole table (percentiles + comparability) and the study it came from."""
     from rig.analysis import norms
-    from rig.analysis.protocols import get as get_protocol
     table = norms.build_table(source / "BDSinfoCOP.txt")
     study = bias_study(source, config)
     for e in study:
         if e["faults"]:
             raise click.ClickException(f"{e['trial']}: the replayed trial was not scored ({', '.join(e['faults'])})")
-    scored_s = float(get_protocol(norms.PROTOCOL).duration_s)
-    table["comparability"] = norms.comparability(study, norms.read_info(source / "BDSinfoCOP.txt"),
-                                                 scored_s=scored_s)
+    table["comparability"] = norms.comparability(study, norms.read_info(source / "BDSinfoCOP.txt"))
     table["comparability_method"] = {
         "trials": [e["trial"] for e in study], "chain_seed": CHAIN_SEED,
-        "bias": "mean over the raw trials of StepPlate's scored value / the published value − 1, each "
-                "trial replayed through the simulated rig (rig.sim.replay); instrument part: the rig on "
-                "the whole recording vs published; window part: the lab plate on the scored window vs published",
-        "shift": "percentile points that bias moves the condition's median (all ages)",
+        "bias": "mean over the raw trials of StepPlate's value / the published value − 1, each trial "
+                "replayed through the simulated rig (rig.sim.replay): '30' as the 30-s mCTSIB scores it, '60' "
+                "on the whole 60-s recording (the instrument alone); applied: the mean two standard errors "
+                "further from zero",
+        "shift": "per cell (condition × age band): the largest move in percentile rank that the applied "
+                 "bias gives a trial value in the cell's interquartile range",
     }
     return table, study
 
 
 def doc_tables(table: dict, study: list[dict]) -> dict[str, str]:
-    """The two Markdown tables of docs/reference-values.md, from the table and its bias study:
-    "summary" (each measure's bias, its parts and the shift per condition) and "trials" (every
-    replayed trial, in the data set's units)."""
+    """The three Markdown tables of docs/reference-values.md, from the table and its bias study:
+    "summary" (each measure's bias by trial length), "cells" (the shift per condition and age
+    band, and whether a percentile is shown) and "trials" (every replayed trial)."""
     from rig.analysis import norms
     conds = list(norms.CONDITIONS.values())
-    lines = ["| measure | instrument (rig 60 s vs published) | 30-s window (lab vs published) | StepPlate as scored "
-             "(mean ± SD) | " + " | ".join(f"shift, {c}" for c in conds) + " | percentile shown |",
-             "|---" * (5 + len(conds)) + "|"]
+    bands = table["age_bands"]
+    lines = ["| measure | the plate itself (whole 60 s) | 30-s window (lab plate) | 30-s trial: mean ± SD, applied | "
+             "60-s protocol: mean ± SD, applied | cells shown, 30-s / 60-s |", "|---|---|---|---|---|---|"]
     for m in norms.MEASURES:
         c = table["comparability"][m.key]
-        shown = [cond for cond in conds if c["shown"][cond]]
+        d30, d60 = c["durations"]["30"], c["durations"]["60"]
+        n = [sum(v for cond in conds for v in d["shown"][cond].values()) for d in (d30, d60)]
         lines.append(f"| {m.key} | {c['instrument_bias_pct']:+.1f} % | {c['window_bias_pct']:+.1f} % | "
-                     f"{c['bias_pct']:+.1f} ± {c['bias_sd_pct']:.1f} % | "
-                     + " | ".join(f"{c['shift_points'][cond]:.1f}" for cond in conds)
-                     + f" | {'all four' if len(shown) == len(conds) else ', '.join(shown) or 'none'} |")
+                     f"{d30['bias_pct']:+.1f} ± {d30['sd_pct']:.1f} %, {d30['applied_pct']:+.1f} % | "
+                     f"{d60['bias_pct']:+.1f} ± {d60['sd_pct']:.1f} %, {d60['applied_pct']:+.1f} % | "
+                     f"{n[0]} / {n[1]} of {len(conds) * len(bands)} |")
     summary = "\n".join(lines)
-    lines = ["| trial | condition | age | measure | published | lab, scored 30 s | rig, whole 60 s | rig, as scored |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| measure | condition | " + " | ".join(f"{b}: 30 s / 60 s" for b in bands) + " |",
+             "|---|---|" + "---|" * len(bands)]
+    for m in norms.MEASURES:
+        c = table["comparability"][m.key]["durations"]
+        for cond in conds:
+            cells = []
+            for b in bands:
+                parts = [f"{c[d]['shift_points'][cond][b]:.1f}{'' if c[d]['shown'][cond][b] else '✗'}" for d in ("30", "60")]
+                cells.append(" / ".join(parts))
+            lines.append(f"| {m.key} | {cond} | " + " | ".join(cells) + " |")
+    cells_table = "\n".join(lines)
+    lines = ["| trial | condition | age | measure | published | lab, scored 30 s | rig, whole 60 s | rig, as scored "
+             "(30-s mCTSIB) | rig, as scored (60-s protocol) |", "|---|---|---|---|---|---|---|---|---|"]
     for e in study:
         for m in norms.MEASURES:
             unit, f = UNITS[m.key]
-            vals = [e[k][m.key] * f for k in ("published", "lab_scored_window", "rig_full", "rig_scored")]
+            vals = [e[k][m.key] * f for k in ("published", "lab_scored_window", "rig_full", "rig_scored",
+                                             "rig_scored_60")]
             lines.append(f"| {e['trial']} | {e['condition']} | {e['age']:.0f} | {m.column} ({unit}) | "
                          + " | ".join(f"{v:.4g}" for v in vals) + " |")
-    return {"summary": summary, "trials": "\n".join(lines)}
+    return {"summary": summary, "cells": cells_table, "trials": "\n".join(lines)}
 
 
 def doc_block(text: str, name: str) -> str:
@@ -156,13 +178,16 @@ def replace_doc_blocks(text: str, tables: dict[str, str]) -> str:
               help="The protocol (reference values exist for the mCTSIB quiet stance).")
 @click.option("--condition", default=None, help="mCTSIB condition, e.g. eyes_closed_foam or foam_eyes_closed.")
 @click.option("--age", type=float, default=None, help="Age in years: the age band's cell.")
+@click.option("--trial-seconds", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Length of the scored trial, which decides the measures shown (default: the protocol's, "
+                   "30 s for quiet_stance_mctsib, 60 s for quiet_stance_mctsib_60).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.option("--rebuild", is_flag=True, help="Regenerate the shipped table from the data set (about a minute).")
 @click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"The Santos & Duarte folder for --rebuild (default: {DEFAULT_SOURCE}).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Where --rebuild writes the table (default: the shipped file).")
-def norms(protocol_id, condition, age, as_json, rebuild, source, output):
+def norms(protocol_id, condition, age, trial_seconds, as_json, rebuild, source, output):
     """Reference values (percentiles by condition and age band) from public data."""
     from rig.analysis import norms as nm
     if rebuild:
@@ -178,9 +203,12 @@ def norms(protocol_id, condition, age, as_json, rebuild, source, output):
                                 encoding="utf-8")
             click.echo(f"rewrote the bias tables in {DOC_PATH}")
         return
-    if protocol_id != nm.PROTOCOL:
+    if protocol_id not in (nm.PROTOCOL, nm.PROTOCOL + "_60"):
         raise click.ClickException(f"no reference values for {protocol_id!r}: they exist for {nm.PROTOCOL} "
                                    "(single-leg stance: docs/reference-values.md says why none are shown)")
+    if trial_seconds is None:
+        from rig.analysis.protocols import get as get_protocol
+        trial_seconds = float(get_protocol(protocol_id).duration_s)
     table = nm.load_table()
     if condition is None or age is None:
         raise click.ClickException("give --condition and --age (e.g. --condition eyes_closed_foam --age 72)")
@@ -191,8 +219,11 @@ def norms(protocol_id, condition, age, as_json, rebuild, source, output):
     out = {"protocol": nm.PROTOCOL, "condition": cell["condition"], "age": age, "age_band": cell["age_band"],
            "n_people": cell["n_people"], "n_trials": cell["n_trials"], "too_few": cell["too_few"],
            "percentiles": cell["measures"], "published": cell["published"],
-           "shown_on_screen": {k: nm.shown(table, k, cell["condition"])[0] for k in cell["measures"]},
-           "why": {k: nm.shown(table, k, cell["condition"])[1] for k in cell["measures"]},
+           "trial_seconds": trial_seconds,
+           "shown_on_screen": {k: nm.shown(table, k, cell["condition"], cell["age_band"], trial_seconds)[0]
+                               for k in cell["measures"]},
+           "why": {k: nm.shown(table, k, cell["condition"], cell["age_band"], trial_seconds)[1]
+                   for k in cell["measures"]},
            "conventions": table["measures"], "percentile_method": table["percentile_method"],
            "source": table["source"]}
     if as_json:
