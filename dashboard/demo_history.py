@@ -58,7 +58,9 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
         db = get_db()
         existing = db.query(Patient).filter_by(code=DEMO_CODE).first()
         if existing is not None:
-            return existing.id
+            pid = existing.id
+            seed_older_patient(app, now=now, weeks=weeks, config=config)   # a database seeded before DEMO-02
+            return pid
         p = Patient(code=DEMO_CODE, body_mass_kg=MASS_KG, dominant_leg="right", involved_side="left", notes=DEMO_NOTE,
                     birth_year=now.year - AGE)
         db.add(p)

@@ -11,7 +11,7 @@ from flask_login import current_user
 from flask_wtf import FlaskForm
 from sqlalchemy import func, select
 from wtforms import FloatField, IntegerField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp
+from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from dashboard import measures, palette, pros, protocols, trials, units
 from dashboard.auth import clinic_gate, role_required
@@ -33,9 +33,13 @@ class PatientForm(FlaskForm):
                                 choices=[("none", "None / not known"), ("left", "Left"), ("right", "Right")],
                                 default="none")
     birth_year = IntegerField("Year of birth (optional: for the reference values)",
-                              validators=[Optional(), NumberRange(min=1900, max=date.today().year,
-                                                                  message="a year between 1900 and this year")])
+                              validators=[Optional(), NumberRange(min=1900, message="a year between 1900 and this year")])
     notes = TextAreaField("Notes", validators=[Length(max=5000)])
+
+    def validate_birth_year(self, field):
+        """Not in the future, by today's date (a long-running server crosses New Year)."""
+        if field.data is not None and field.data > date.today().year:
+            raise ValidationError("a year between 1900 and this year")
 
 
 class NoteForm(FlaskForm):
@@ -341,6 +345,7 @@ def patient_document(p: Patient) -> dict:
         "format": "stepplate-patient-export/1",
         "exported_at": datetime.now(timezone.utc).isoformat(),
         "patient": {"id": p.id, "code": p.code, "body_mass_kg": p.body_mass_kg, "dominant_leg": p.dominant_leg,
+                    "involved_side": p.involved_side, "birth_year": p.birth_year,
                     "notes": p.notes, "created_at": iso(p.created_at)},
         "pro_scales": pros.scales_document(),
         "notes": [{"created_at": iso(n.created_at), "clinician": n.clinician.username if n.clinician else None,

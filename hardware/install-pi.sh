@@ -111,7 +111,7 @@ if [[ -r /etc/os-release ]]; then
 fi
 MODEL=$(tr -d '\0' 2>/dev/null </proc/device-tree/model || true)
 note "model: ${MODEL:-unknown (no /proc/device-tree/model)}; os: $CODENAME; arch: $ARCH"
-[[ $ARCH == aarch64 ]] || note "warning: not 64-bit ARM; the gpio backends will not load (the simulator will)"
+[[ $ARCH == aarch64 ]] || note "warning: not 64-bit ARM; the gpio backends will not load (rig doctor will say "plate not connected")"
 if [[ $MODEL != "Raspberry Pi"* && $DRY_RUN -eq 0 && $FORCE -eq 0 ]]; then
     echo "install-pi.sh: this is not a Raspberry Pi (${MODEL:-no /proc/device-tree/model}); it would change this machine's" \
          "hostname and services. Use --dry-run to see the plan, or --force." >&2

@@ -93,8 +93,8 @@ class _Section:
 class GpioConfig(_Section):
     """Which GPIO library drives the pins, and which BCM pins the four HX711 boards use."""
 
-    backend: str = opt("auto", "GPIO library; auto picks lgpio, then RPi.GPIO, then the simulator "
-                       "(with a warning on each fallback)", choices=("auto", "lgpio", "rpigpio", "sim"))
+    backend: str = opt("auto", "GPIO library; auto picks lgpio, then RPi.GPIO, then (never on a Raspberry "
+                       "Pi) the simulator, with a warning on each fallback", choices=("auto", "lgpio", "rpigpio", "sim"))
     chip_label: str = opt("auto", "gpiochip label for lgpio; auto: the Pi's pinctrl-* chip "
                           "(the Pi 5 included)", nonempty=True)
     clock_pin: int = opt(5, "BCM pin of the shared PD_SCK clock line (default: header pin 29)", ge=2, le=27,

@@ -132,31 +132,39 @@ def no_plate_health(message: str, config) -> dict:
             "chips": [], "messages": [message], "problems": [problem(HealthCode.PLATE_NOT_CONNECTED, message)]}
 
 
-def _wait_without_plate(config, path, message: str, stop: threading.Event, t_end: float | None,
-                        ready: Callable[[str], None] | None, retry_s: float) -> bool:
-    """Serve ``message`` on the socket (hello without a backend, a health report every second,
-    every command answered with it) for ``retry_s``; True when it is time to try the plate again,
-    False when stopped. The dashboard's status bar then says "plate not connected: …" instead of
-    "acquisition not reachable", and the process does not crash-loop under systemd."""
-    hello = {"backend": "none", "backend_reason": message, "plate": config.plate.name,
-             "rate_hz": config.hx711.rate_sps, "plate_error": message}
-    server = Server(path, hello=hello, on_command=lambda _cmd: {"ok": False, "error": message})
-    server.start()
-    if ready is not None:
-        ready(str(path))
-    try:
-        until = time.monotonic() + retry_s
+class NoPlateServer:
+    """The socket while the plate cannot be read (PlateNotConnected): a hello without a backend,
+    a health report every second with the message, every command answered with it. One server
+    across the retries, so the dashboard stays connected and its status bar says "plate not
+    connected: …" steadily instead of "acquisition not reachable" or "reconnecting"."""
+
+    def __init__(self, config, path, message: str):
+        self.config = config
+        self.message = message
+        hello = {"backend": "none", "backend_reason": message, "plate": config.plate.name,
+                 "rate_hz": config.hx711.rate_sps, "plate_error": message}
+        self.server = Server(path, hello=hello, on_command=lambda _cmd: {"ok": False, "error": self.message})
+
+    def start(self) -> "NoPlateServer":
+        self.server.start()
+        return self
+
+    def wait(self, stop: threading.Event, t_end: float | None, seconds: float) -> bool:
+        """Serve for ``seconds``: True when it is time to try the plate again, False when stopped
+        (signal) or out of time (``t_end``)."""
+        until = time.monotonic() + seconds
         while not stop.is_set():
             now = time.monotonic()
             if t_end is not None and now >= t_end:
                 return False
             if now >= until:
                 return True
-            server.publish(no_plate_health(message, config))
+            self.server.publish(no_plate_health(self.message, self.config))
             stop.wait(1.0)
         return False
-    finally:
-        server.close()
+
+    def close(self) -> None:
+        self.server.close()
 
 
 def serve_forever(config, *, socket=None, backend: str | None = None, realtime: bool = True,
@@ -165,8 +173,8 @@ def serve_forever(config, *, socket=None, backend: str | None = None, realtime: 
     """The acquisition process: an AcquisitionService until SIGTERM/SIGINT.
 
     On a Raspberry Pi whose pins no GPIO library can open (PlateNotConnected) it serves that
-    message instead of samples, and tries again every ``no_plate_retry_s``; returns 1 if it is
-    stopped before a plate was ever read."""
+    message instead of samples (NoPlateServer) and tries again every ``no_plate_retry_s``.
+    Returns 0 on SIGTERM/SIGINT, 1 when ``max_seconds`` ran out before a plate was ever read."""
     force_model_factory = force_model_factory or default_force_model
     path = socket if socket is not None else config.socket_path
     Path(path).parent.mkdir(parents=True, exist_ok=True)
@@ -181,15 +189,26 @@ def serve_forever(config, *, socket=None, backend: str | None = None, realtime: 
     old = {s: signal.signal(s, _signal) for s in (signal.SIGTERM, signal.SIGINT)}
     t_end = None if max_seconds is None else time.monotonic() + max_seconds
     try:
-        while True:
-            try:
-                acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
-                                                      force_model_factory=force_model_factory)
-                break
-            except PlateNotConnected as exc:
-                log.error("%s", exc)
-                if not _wait_without_plate(config, path, str(exc), stop, t_end, ready, no_plate_retry_s):
-                    return 1
+        no_plate = None
+        try:
+            while True:
+                try:
+                    acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
+                                                          force_model_factory=force_model_factory)
+                    break
+                except PlateNotConnected as exc:
+                    if no_plate is None or str(exc) != no_plate.message:
+                        log.error("%s", exc)
+                    if no_plate is None:
+                        no_plate = NoPlateServer(config, path, str(exc)).start()
+                        if ready is not None:
+                            ready(str(path))
+                    no_plate.message = str(exc)
+                    if not no_plate.wait(stop, t_end, no_plate_retry_s):
+                        return 0 if stop.is_set() else 1      # stopped by the service manager: a clean stop
+        finally:
+            if no_plate is not None:
+                no_plate.close()                              # the real service binds the socket next
         log.info("GPIO backend %s (%s)", getattr(gpio, "name", "?"), reason)
         service = AcquisitionService(acq, path, config=config, force_model_factory=force_model_factory,
                                      hello={"backend_reason": reason}, sim_rig=getattr(gpio, "sim_rig", None))

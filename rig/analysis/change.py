@@ -42,7 +42,8 @@ LABELS = (REAL_IMPROVEMENT, REAL_DECLINE, REAL_CHANGE, WITHIN_NOISE, INSUFFICIEN
 
 
 def label_change(change, mdc, direction, *, at_least: bool = False) -> str:
-    """The label of ``change`` against its ``mdc`` (MDC95): "real …" only when |change| > MDC95.
+    """The label of ``change`` against its ``mdc`` (MDC95): "real …" only when |change| > MDC95
+    (or reaches it, with ``at_least``).
     ``direction`` +1: a larger value is worse; −1: a larger value is better; 0/None: no direction.
     ``at_least``: a change equal to the threshold counts too, as for a published minimal
     clinically important difference (MCID), defined as the smallest change that matters."""

@@ -46,7 +46,9 @@ def _build(config, backend, realtime, faults=(), **kw):
         acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
                                                **kw)
     except (ImportError, OSError, RuntimeError, ValueError) as exc:   # BackendError is a RuntimeError
-        raise click.ClickException(f"cannot open the GPIO backend: {exc}") from None
+        from rig.hw.gpio.select import PlateNotConnected
+        raise click.ClickException(str(exc) if isinstance(exc, PlateNotConnected)       # says it all
+                                   else f"cannot open the GPIO backend: {exc}") from None
     _inject(gpio, faults)
     return acq, gpio, reason
 
@@ -313,11 +315,14 @@ def _print_doctor(r: dict) -> None:
     c = r["core"]
     h = r["health"]
     click.echo(f"rig doctor — plate {r['plate']} (config: {r['config']})")
-    click.echo(f"GPIO backend:  {r['backend']['name']} — {r['backend']['reason']}")
+    click.echo(f"GPIO backend:  {r['backend']['name'] or 'not open'} — {r['backend']['reason']}")
     click.echo(f"Compiled core: {'loaded' if c['compiled'] else 'NOT loaded'} ({c['implementation']})")
-    click.echo(f"Chips ({r['source']}): {h.get('achieved_sps')} of {h.get('rate_hz')} samples/s, "
-               f"{h.get('invalid_frames')} invalid frames, {h.get('resyncs')} resyncs, "
-               f"max clock-high {h.get('max_clock_high_us')} µs")
+    if r["backend"]["name"] is None:
+        click.echo("Chips:         not read (the GPIO backend did not open)")
+    else:
+        click.echo(f"Chips ({r['source']}): {h.get('achieved_sps')} of {h.get('rate_hz')} samples/s, "
+                   f"{h.get('invalid_frames')} invalid frames, {h.get('resyncs')} resyncs, "
+                   f"max clock-high {h.get('max_clock_high_us')} µs")
     for ch in r["chips"]:
         state = "-" if ch.get("ready") is None else ("ready" if ch.get("ready") else "NOT READY")
         inv, sps = ch.get("invalid_frames"), ch.get("achieved_sps")

@@ -123,3 +123,21 @@ def test_the_cells_differ_by_age_where_they_should():
     young = norms.cell_for(table, "foam_eyes_closed", 30)["measures"]["mean_velocity_mm_s"]
     old = norms.cell_for(table, "foam_eyes_closed", OLDER_AGE)["measures"]["mean_velocity_mm_s"]
     assert old["p50"] - young["p50"] > young["p75"] - young["p25"]
+
+
+@pytest.mark.databases("sqlite")
+def test_year_of_birth_on_the_form_and_in_the_export(app, client):
+    from datetime import date
+
+    from dashboard.db import get_db
+    base = {"code": "YB-1", "body_mass_kg": "70", "dominant_leg": "left", "involved_side": "none"}
+    r = client.post("/patients/new", data={**base, "birth_year": str(date.today().year + 1)})
+    assert r.status_code == 200 and b"a year between 1900 and this year" in r.data
+    r = client.post("/patients/new", data={**base, "birth_year": "1899"})
+    assert r.status_code == 200 and b"a year between 1900 and this year" in r.data
+    assert client.post("/patients/new", data={**base, "birth_year": "1951"}).status_code == 302
+    with app.app_context():
+        p = get_db().query(Patient).filter_by(code="YB-1").one()
+        assert p.birth_year == 1951
+        from dashboard.patients import patient_document
+        assert patient_document(p)["patient"]["birth_year"] == 1951

@@ -135,38 +135,62 @@ def test_rpigpio_claims_dout_with_pull_ups(monkeypatch):
 
 # --- the acquisition without a plate ----------------------------------------------------------
 
-def test_the_acquisition_serves_plate_not_connected(on_a_pi, no_libs, tmp_path):
-    """On a Pi without a working GPIO library `rig acquire` stays up and says why, on the socket
-    the dashboard reads: hello without a backend, health with the problem code, commands refused."""
+def _serve_without_plate(monkeypatch, tmp_path, max_seconds):
+    """serve_forever in a thread (its signal handlers captured, not installed: only the main
+    thread may), an IPC live source on its socket; returns (thread, result, live, handlers)."""
+    import signal
     import threading
 
     from rig.acquire.ipc import IpcLiveSource
     from rig.acquire.service import serve_forever
     sock = tmp_path / "acquire.sock"
-    out = {}
+    out, handlers = {}, {}
+    monkeypatch.setattr(signal, "signal", lambda s, h: handlers.__setitem__(s, h) or signal.SIG_DFL)
     th = threading.Thread(target=lambda: out.setdefault("code", serve_forever(
-        Config(), socket=sock, max_seconds=4.0, no_plate_retry_s=1.5)), daemon=True)
-    # serve_forever installs signal handlers: only allowed in the main thread
-    import signal
-    orig = signal.signal
-    try:
-        signal.signal = lambda s, h: signal.SIG_DFL
-        th.start()
-        live = IpcLiveSource(sock, retry_s=0.1).start()
-        deadline = time.monotonic() + 3.5
+        Config(), socket=sock, max_seconds=max_seconds, no_plate_retry_s=1.0)), daemon=True)
+    th.start()
+    deadline = time.monotonic() + 3
+    while not handlers and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return th, out, IpcLiveSource(sock, retry_s=0.1).start(), handlers
+
+
+def test_the_acquisition_serves_plate_not_connected(on_a_pi, no_libs, tmp_path, monkeypatch):
+    """On a Pi without a working GPIO library `rig acquire` stays up and says why, steadily across
+    its retries, on the socket the dashboard reads: hello without a backend, health with the
+    problem code, commands refused; out of time without a plate it exits 1."""
+    th, out, live, _ = _serve_without_plate(monkeypatch, tmp_path, max_seconds=4.5)
+    deadline = time.monotonic() + 3.0
+    st = live.status()
+    while time.monotonic() < deadline and not (st["connected"] and st["messages"]):
+        time.sleep(0.05)
         st = live.status()
-        while time.monotonic() < deadline and not (st["connected"] and st["messages"]
-                                                   and st["messages"][0].startswith("plate not connected")):
-            time.sleep(0.1)
-            st = live.status()
-        assert st["connected"] and st["backend"] == "none" and not st["ok"], st
-        assert st["messages"][0].startswith("plate not connected: this is a Raspberry Pi 4"), st
-        reply = live.command("tare", timeout_s=2.0)
-        assert reply["ok"] is False and "plate not connected" in reply["error"]
-        th.join(8)
-    finally:
-        signal.signal = orig
-    assert out["code"] == 1                        # stopped before any plate was read
+    assert st["connected"] and st["backend"] == "none" and not st["ok"], st
+    assert st["messages"][0].startswith("plate not connected: this is a Raspberry Pi 4"), st
+    reply = live.command("tare", timeout_s=2.0)
+    assert reply["ok"] is False and "plate not connected" in reply["error"]
+    seen = set()
+    while th.is_alive() and time.monotonic() < deadline + 3.5:    # three retries: never a reconnect
+        st = live.status()
+        if th.is_alive():
+            seen.add((st["state"], (st["messages"] or [""])[0][:19]))
+        time.sleep(0.05)
+    th.join(5)
+    seen.discard(("not reachable", "acquisition process"))      # after the process has exited
+    assert seen == {("connected", "plate not connected")}, seen
+    assert out["code"] == 1                        # out of time before any plate was read
+
+
+def test_a_stop_without_a_plate_is_a_clean_exit(on_a_pi, no_libs, tmp_path, monkeypatch):
+    """systemctl stop (SIGTERM) while waiting for the plate: exit 0, not a failed unit."""
+    import signal
+    th, out, live, handlers = _serve_without_plate(monkeypatch, tmp_path, max_seconds=30)
+    deadline = time.monotonic() + 3
+    while time.monotonic() < deadline and not live.status()["connected"]:
+        time.sleep(0.05)
+    handlers[signal.SIGTERM](signal.SIGTERM, None)
+    th.join(5)
+    assert not th.is_alive() and out["code"] == 0
 
 
 # --- the real lgpio wheel ------------------------------------------------------------------------
