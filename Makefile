@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: demo test soak bench build clean
+.PHONY: demo test soak bench build clean test-arm64
 
 $(VENV)/.installed: pyproject.toml setup.py
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,11 @@ ACCEPTANCE := tests/system/test_acceptance.py
 soak: build
 	$(PY) -m pytest -q -n auto --dist loadfile --durations=5 -m soak --ignore=$(ACCEPTANCE)
 	$(PY) -m pytest -q --durations=1 -m soak $(ACCEPTANCE)
+
+# ARM64 proof (the Pi's Debian 12 arm64): build the core and run the non-GUI tests in a Debian 12
+# arm64 root under qemu-user-static (as root; slow, so not in .ci/run; see docs/reliability.md).
+test-arm64:
+	bash .ci/test-arm64.sh
 
 bench: build
 	$(PY) -m bench
