@@ -49,9 +49,6 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
     from dashboard.models import ClinicSession, Patient
     from dashboard.protocols import get as protocol_info
     from dashboard.store import TrialStore
-    from rig.analysis.protocols.analysis import cues_metadata
-    from rig.recording.writer import metadata_from_hello
-    from rig.sim.protocols import perform, person_for, sample_performance
 
     now = now or datetime.now(timezone.utc)
     with app.app_context():
@@ -82,16 +79,9 @@ def seed_history(app: Flask, *, weeks: int = WEEKS, now: datetime | None = None,
                 cond = proto.conditions[0].id if proto.has_named_conditions else None
                 order = [side for _ in range(proto.scored_trials) for side in ("left", "right")]
                 for j, side in enumerate(order):
-                    seed = 7919 * (w + 1) + 101 * k + j
-                    perf = perform(proto, side, cond, seed=seed, hip_drop=simperson.hip_drop(p, s, side))
-                    person = person_for(perf, mass_kg=MASS_KG, seed=seed)
-                    samples = sample_performance(perf, person, config, seed=seed)
-                    meta = metadata_from_hello(hello, simulated=f"virtual person seed {seed} (demo history)")
-                    if perf.cues_s:
-                        meta.update(cues_metadata(perf.cues_s))
-                    if cond is not None:
-                        meta["condition"] = cond
-                    store.store(s, side, samples, meta=meta, started_at=s.started_at + timedelta(minutes=1 + j))
+                    _record(store, s, proto, side, cond, 7919 * (w + 1) + 101 * k + j, hello, config,
+                            s.started_at + timedelta(minutes=1 + j), MASS_KG,
+                            hip_drop=simperson.hip_drop(p, s, side))
                 if k == 0:                   # the questionnaire once per visit, at its first test
                     _report(db, s, pros_by_week[w])
         _programme(db, p, first)
@@ -128,11 +118,28 @@ def seed_older_patient(app: Flask, *, now: datetime | None = None, weeks: int = 
         return p.id
 
 
+def _record(store, session, proto, side: str, cond: str | None, seed: int, hello: dict, config, started_at: datetime,
+            mass_kg: float, hip_drop: float = 0.0, **person_kw) -> None:
+    """One trial of ``proto`` performed by a virtual person (``seed``; ``person_kw`` go to the
+    person, e.g. its sway), sampled as the plate would, stored through the one storage path with
+    the metadata a recording on the plate carries (cues, condition)."""
+    from rig.analysis.protocols.analysis import cues_metadata
+    from rig.recording.writer import metadata_from_hello
+    from rig.sim.protocols import perform, person_for, sample_performance
+    perf = perform(proto, side, cond, seed=seed, hip_drop=hip_drop)
+    person = person_for(perf, mass_kg=mass_kg, seed=seed, **person_kw)
+    samples = sample_performance(perf, person, config, seed=seed)
+    meta = metadata_from_hello(hello, simulated=f"virtual person seed {seed} (demo history)")
+    if perf.cues_s:
+        meta.update(cues_metadata(perf.cues_s))
+    if cond is not None:
+        meta["condition"] = cond
+    store.store(session, side, samples, meta=meta, started_at=started_at)
+
+
 def _mctsib_sessions(db, store, p, hello: dict, first: datetime, last: datetime, weeks: int, config) -> None:
     from dashboard.models import ClinicSession
     from dashboard.protocols import get as protocol_info
-    from rig.recording.writer import metadata_from_hello
-    from rig.sim.protocols import perform, person_for, sample_performance
     from rig.sim.sway import QUIET_STANCE
     proto = protocol_info("quiet_stance_mctsib_60")._proto      # the version with reference values
     for w, (day, speed) in enumerate(((first, 1.15), (last, 1.0))):
@@ -140,14 +147,8 @@ def _mctsib_sessions(db, store, p, hello: dict, first: datetime, last: datetime,
         db.add(s)
         db.commit()
         for j, cond in enumerate(c.id for c in proto.conditions):
-            seed = 4243 * (w + 1) + j
-            perf = perform(proto, "both", cond, seed=seed)
-            person = person_for(perf, mass_kg=OLDER_MASS_KG, seed=seed,
-                                quiet_stance=QUIET_STANCE.scaled(sd=1.03, speed=speed))
-            samples = sample_performance(perf, person, config, seed=seed)
-            meta = metadata_from_hello(hello, simulated=f"virtual person seed {seed} (demo history)")
-            meta["condition"] = cond
-            store.store(s, "both", samples, meta=meta, started_at=day + timedelta(minutes=1 + j))
+            _record(store, s, proto, "both", cond, 4243 * (w + 1) + j, hello, config, day + timedelta(minutes=1 + j),
+                    OLDER_MASS_KG, quiet_stance=QUIET_STANCE.scaled(sd=1.03, speed=speed))
 
 
 #: How hard each LEFS item is for a runner with a weak hip (0 easy … 1 hardest), item order of

@@ -218,7 +218,7 @@ def clean(data: Mapping) -> dict:
 # --- storage ---------------------------------------------------------------------------------
 
 def report_for(session: ClinicSession) -> PatientReport | None:
-    return get_db().scalar(select(PatientReport).where(PatientReport.session_id == session.id))
+    return session.report
 
 
 def save(session: ClinicSession, values: dict, clinician: Clinician | None) -> tuple[PatientReport, bool]:
@@ -229,7 +229,7 @@ def save(session: ClinicSession, values: dict, clinician: Clinician | None) -> t
     created = rep is None
     now = utcnow()
     if created:
-        rep = PatientReport(session_id=session.id, recorded_at=now)
+        rep = PatientReport(session=session, recorded_at=now)      # session.report is this entry at once
         db.add(rep)
     for k in (*NRS_KEYS, "lefs_items", "lefs_total"):
         setattr(rep, k, values[k])
@@ -331,13 +331,9 @@ def session_line(rep: PatientReport | None) -> str:
     """'worst pain this week 4/10 · pain during the test 2/10 · LEFS 52/80' (the PDF's line)."""
     if rep is None:
         return "not recorded"
-    parts = []
-    if rep.pain_week_nrs is not None:
-        parts.append(f"worst pain in the past week {rep.pain_week_nrs}/10")
-    if rep.pain_test_nrs is not None:
-        parts.append(f"pain during the test {rep.pain_test_nrs}/10")
-    if rep.lefs_total is not None:
-        parts.append(f"LEFS {rep.lefs_total}/80")
+    words = {"pain_week_nrs": "worst pain in the past week", "pain_test_nrs": "pain during the test",
+             "lefs_total": "LEFS"}
+    parts = [f"{words[k]} {getattr(rep, k)}/{SCALES[k].hi}" for k in KEYS if getattr(rep, k) is not None]
     return " · ".join(parts) or "not recorded"
 
 

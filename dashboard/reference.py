@@ -15,8 +15,7 @@ import numpy as np
 from dashboard import measures, units
 from dashboard.models import ClinicSession, Patient, Trial
 
-#: The quiet-stance protocols with reference values: the 30-s mCTSIB and its 60-s version.
-PROTOCOLS = ("quiet_stance_mctsib", "quiet_stance_mctsib_60")
+from rig.analysis.norms import PROTOCOLS
 
 
 @lru_cache(maxsize=1)
@@ -53,10 +52,11 @@ def _words(out: dict, body_mass_kg: float | None) -> dict:
         r["value_text"] = f"{units.fmt(r['key'], r['value'], body_mass_kg)}{' ' + unit if unit else ''}"
     shown = [r for r in out["rows"] if r["shown"]]
     out["shown_rows"] = shown
-    out["hidden_rows"] = [r for r in out["rows"] if not r["shown"]]
-    out["by_key"] = {r["key"]: r for r in out["rows"]}
     out["line"] = "; ".join(f"{r['title']} {r['value_text']}: {r['words']}" for r in shown)
     out["who"] = f"people aged {out['age_band']}" if out["age_band"] else ""
+    # the one-line summary of the patient page and the patient PDF
+    out["summary"] = (f"Among {out['who']}: {out['line']}" if out["line"] else
+                      out["note"] or "No measure compared with people of the same age (the session page says why).")
     return out
 
 

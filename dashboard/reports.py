@@ -177,8 +177,7 @@ def _reference_page(pdf, session: ClinicSession, patient: Patient) -> None:
         ax.text(0, y, first["note"], fontsize=9, va="top", wrap=True)
     else:
         for ref in refs:
-            text = ("; ".join(f"{r['title']} {r['value_text']}: {r['words']}" for r in ref["shown_rows"])
-                    or ref["note"] or "no measure with a percentile for this condition (see below)")
+            text = ref["line"] or ref["note"] or "no measure with a percentile for this condition (see below)"
             ax.text(0, y, ref["condition_title"], fontsize=9, weight="bold", va="top")
             ax.text(0.3, y, textwrap.fill(text, 80), fontsize=9, va="top")
             y -= 0.04 * (text.count("; ") // 2 + 1)
@@ -283,7 +282,7 @@ def _pros_page(pdf, patient: Patient) -> None:
                     pax.annotate("▲" if "decline" in p["label"] else "★", (t_, p["value"]), fontsize=7,
                                  color=LABEL_COLOURS.get(p["label"], "#000"), xytext=(0, 5),
                                  textcoords="offset points", ha="center")
-        lo, hi = (0, 10) if name == "pain" else (0, 80)
+        lo, hi = trs[0]["lo"], trs[0]["hi"]
         pax.set_ylim(lo - 0.5, hi + 0.5 * (hi - lo) / 10)
         pax.set_title(f"{name} — band: first entry ± MCID; ★ real improvement, ▲ real decline", fontsize=7)
         pax.tick_params(labelsize=6.5)
@@ -349,8 +348,7 @@ def _summary_page(pdf, patient: Patient, blocks: list[dict]) -> None:
             yy -= 0.016
         ref = b.get("reference")
         if ref is not None:
-            ax.text(cols[0], yy, f"Among {ref['who']}: {ref['line']}" if ref["line"] else
-                    (ref["note"] or "No measure compared with people of the same age (the session page says why)."),
+            ax.text(cols[0], yy, ref["summary"],
                     fontsize=7, va="top", color="#444")
         _mini_trend(fig, b, patient, top=0.04 + 0.92 * y, height=0.92 * band * 0.7)
         y -= band

@@ -31,6 +31,9 @@ import numpy as np
 
 SCHEMA = "stepplate-norms/1"
 PROTOCOL = "quiet_stance_mctsib"
+#: The protocols with reference values: the 30-s mCTSIB and its 60-s version (as long as the
+#: reference trials).
+PROTOCOLS = (PROTOCOL, PROTOCOL + "_60")
 DATA_DIR = Path(__file__).with_name("norms_data")
 TABLE_PATH = DATA_DIR / "santos_duarte_2016_mctsib.json"
 
@@ -77,6 +80,7 @@ MIN_PEOPLE = 20
 #: The data set's (Vision, Surface) -> the mCTSIB protocol's condition id.
 CONDITIONS = {("Open", "Firm"): "firm_eyes_open", ("Closed", "Firm"): "firm_eyes_closed",
               ("Open", "Foam"): "foam_eyes_open", ("Closed", "Foam"): "foam_eyes_closed"}
+VISION_SURFACE = {cond: vs for vs, cond in CONDITIONS.items()}
 CONDITION_TITLES = {"firm_eyes_open": "firm surface, eyes open", "firm_eyes_closed": "firm surface, eyes closed",
                     "foam_eyes_open": "foam, eyes open", "foam_eyes_closed": "foam, eyes closed"}
 
@@ -141,11 +145,9 @@ def build_table(info_path) -> dict:
     info_path = Path(info_path)
     rows = read_info(info_path)
     cells = []
-    for (vision, surface), cond in CONDITIONS.items():
+    for cond in CONDITIONS.values():
         for band in AGE_BANDS:
-            lo, hi = band
-            sel = [r for r in rows if r["Vision"] == vision and r["Surface"] == surface
-                   and float(r["Age"]) >= lo and (hi is None or float(r["Age"]) < hi)]
+            sel = cell_rows(rows, cond, band)
             people = {r["Subject"] for r in sel}
             cell = {"condition": cond, "age_band": band_name(band), "n_people": len(people),
                     "n_trials": len(sel), "too_few": len(people) < MIN_PEOPLE, "measures": {}, "published": {}}
@@ -222,11 +224,6 @@ def _pct(x: float) -> str:
     return text.replace("-", "−") + " %"
 
 
-#: The trial lengths StepPlate's bias was measured for: the mCTSIB's 30 s, and 60 s as in the
-#: reference data (quiet_stance_mctsib_60).
-DURATIONS = ("30", "60")
-
-
 def duration_key(scored_s: float | None) -> str | None:
     """Which measured bias applies to a trial scored over ``scored_s`` seconds: "60" from 55 s,
     "30" from 25 s, else None (too short to compare)."""
@@ -255,7 +252,7 @@ def shown(table: dict, key: str, condition: str, age_band_name: str, scored_s: f
            f"people aged {age_band_name}")
     if d["shown"][cond][age_band_name]:
         return True, f"shown: {why}"
-    hint = " — record 60 s per condition (quiet_stance_mctsib_60) to compare it" if dur == "30" \
+    hint = f" — record 60 s per condition ({PROTOCOLS[1]}) to compare it" if dur == "30" \
         and comp["durations"].get("60", {}).get("shown", {}).get(cond, {}).get(age_band_name) else ""
     return False, f"not shown: {why}, more than {threshold:.0f}{hint}"
 
@@ -296,15 +293,12 @@ def compare(measures: dict, condition: str, age: float | None, table: dict | Non
     return out
 
 
-def cell_values(rows: list[dict], cond: str, band, key: str) -> np.ndarray:
-    """Every trial's value of ``key`` (in the key's unit) on ``cond`` in age ``band`` (lo, hi),
-    from the rows of :func:`read_info`."""
-    m = BY_KEY[key]
+def cell_rows(rows: list[dict], cond: str, band) -> list[dict]:
+    """The trials (rows of :func:`read_info`) of one cell: condition ``cond``, age ``band`` (lo, hi)."""
+    vision, surface = VISION_SURFACE[cond]
     lo, hi = band
-    vision, surface = next(vs for vs, c in CONDITIONS.items() if c == cond)
-    return np.array([float(r[m.column]) * m.factor for r in rows
-                     if r["Vision"] == vision and r["Surface"] == surface
-                     and float(r["Age"]) >= lo and (hi is None or float(r["Age"]) < hi)])
+    return [r for r in rows if r["Vision"] == vision and r["Surface"] == surface
+            and float(r["Age"]) >= lo and (hi is None or float(r["Age"]) < hi)]
 
 
 def _bias(rel: np.ndarray) -> dict:
@@ -348,20 +342,15 @@ def comparability(study: list[dict], rows: list[dict], threshold: float = SHIFT_
             for cond in CONDITIONS.values():
                 d["shift_points"][cond], d["shown"][cond] = {}, {}
                 for band in AGE_BANDS:
-                    pop = cell_values(rows, cond, band, m.key)
-                    people = {r["Subject"] for r in rows if _in(r, cond, band)}
+                    sel = cell_rows(rows, cond, band)
+                    pop = np.array([float(r[m.column]) * m.factor for r in sel])
+                    people = {r["Subject"] for r in sel}
                     shift = round(_cell_shift(pop, d["applied_pct"] / 100.0), 1)
                     d["shift_points"][cond][band_name(band)] = shift
                     d["shown"][cond][band_name(band)] = bool(shift <= threshold and len(people) >= MIN_PEOPLE)
             entry["durations"][dur] = d
         out[m.key] = entry
     return out
-
-
-def _in(r: dict, cond: str, band) -> bool:
-    vision, surface = next(vs for vs, c in CONDITIONS.items() if c == cond)
-    lo, hi = band
-    return r["Vision"] == vision and r["Surface"] == surface and float(r["Age"]) >= lo and (hi is None or float(r["Age"]) < hi)
 
 
 def _rank(pop: np.ndarray, x: float) -> float:
@@ -378,4 +367,4 @@ def _cell_shift(pop: np.ndarray, bias: float) -> float:
 
 __all__ = ["MEASURES", "AGE_BANDS", "PERCENTILES", "CONDITIONS", "NormsError", "build_table", "load_table",
            "cell_for", "age_band", "condition_id", "percentile_band", "band_words", "compare", "shown",
-           "comparability", "duration_key", "DURATIONS", "TABLE_PATH", "SHIFT_THRESHOLD_POINTS"]
+           "comparability", "duration_key", "cell_rows", "PROTOCOLS", "TABLE_PATH", "SHIFT_THRESHOLD_POINTS"]

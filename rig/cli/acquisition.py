@@ -12,7 +12,7 @@ import sys
 import click
 
 from rig.cli.context import load_config
-from rig.hw.gpio.select import pi_model
+from rig.hw.gpio.select import PlateNotConnected, pi_model
 from rig.recording.format import format_sample
 from rig.signal.plate import SAMPLE_COLUMNS
 
@@ -46,7 +46,6 @@ def _build(config, backend, realtime, faults=(), **kw):
         acq, gpio, reason = build_acquisition(config, backend=backend, realtime=realtime,
                                                **kw)
     except (ImportError, OSError, RuntimeError, ValueError) as exc:   # BackendError is a RuntimeError
-        from rig.hw.gpio.select import PlateNotConnected
         raise click.ClickException(str(exc) if isinstance(exc, PlateNotConnected)       # says it all
                                    else f"cannot open the GPIO backend: {exc}") from None
     _inject(gpio, faults)

@@ -22,40 +22,40 @@ CHAIN_SEED = 1
 #: The 60-s protocol replayed on a 60-s lab recording: what is left after the step-on and the
 #: settle period, with a margin (the bias measured for "60" includes the missing 5 s).
 REPLAY_60_S = 55.0
-UNITS = {"mean_velocity_mm_s": ("cm/s", 0.1), "ellipse95_area_prediction_mm2": ("cm²", 0.01),
-         "mean_power_frequency_hz": ("Hz", 1.0)}
 
 
-def replay_trial(config, rec, *, seed: int = CHAIN_SEED, protocol=None, condition: str):
-    """One lab trial (a Recording) through the simulated rig. Returns {"scored": the quiet-stance
-    result's measures as StepPlate scores the trial, "chain_full": the published conventions on
-    the whole replayed recording, "window_s": the scored window in the recording's time,
-    "faults"}."""
-    from rig.analysis import metrics
+def replay_trial(config, rec, *, seed: int = CHAIN_SEED, protocols=None, condition: str):
+    """One lab trial (a Recording) through the simulated rig, recorded once and scored by each
+    of ``protocols`` (default: the 30-s mCTSIB). Returns {"scored": each protocol's quiet-stance
+    measures, "faults": each one's faults, "chain_full": the published conventions on the whole
+    replayed recording, "window_s": the first protocol's scored window in the recording's time}."""
+    from rig.analysis import metrics, norms
     from rig.analysis.protocols import get as get_protocol
     from rig.analysis.protocols.analysis import analyse_trial
     from rig.cli.simulate import record_load
     from rig.constants import SAMPLE_COLUMNS
     from rig.sim.replay import RecordedLoad
 
-    proto = protocol or get_protocol("quiet_stance_mctsib")
+    protos = list(protocols) if protocols else [get_protocol(norms.PROTOCOL)]
     load = RecordedLoad(rec.t_s, rec.fz_n, rec.ml_m, rec.ap_m)
     s, _counts, _acq = record_load(config, load, seed, 0.0, load.duration_s)
     col = {c: i for i, c in enumerate(SAMPLE_COLUMNS)}
     t, ml, ap = s[:, col["t_s"]], s[:, col["cop_ml_mm"]], s[:, col["cop_ap_mm"]]
-    res = analyse_trial(proto, t, s[:, col["fz_n"]], ml, ap, s[:, col["flags"]], condition=condition)
+    results = [analyse_trial(p, t, s[:, col["fz_n"]], ml, ap, s[:, col["flags"]], condition=condition) for p in protos]
     full = (t >= load.start_s) & (t <= load.end_s)
     chain = metrics.compute_all(t[full], ml[full] / 1000, ap[full] / 1000, ellipse="prediction",
                                 duration="samples")["metrics"]
-    w0, w1 = res.scored_window_s or (load.start_s, load.end_s)
-    return {"scored": res.measures, "chain_full": chain, "faults": list(res.faults),
+    w0, w1 = results[0].scored_window_s or (load.start_s, load.end_s)
+    return {"scored": [r.measures for r in results], "faults": [list(r.faults) for r in results],
+            "chain_full": chain,
             "window_s": [w0 - load.start_s + float(rec.t_s[0]), w1 - load.start_s + float(rec.t_s[0])]}
 
 
-def bias_study(source: Path, config=None, *, seed: int = CHAIN_SEED) -> list[dict]:
+def bias_study(source: Path, config=None, *, seed: int = CHAIN_SEED, rows: list[dict] | None = None) -> list[dict]:
     """Every raw trial in ``source`` replayed through the rig: per trial the published values,
     the lab plate's values on the window StepPlate scores (the protocol's length), the rig's
-    values on the whole recording and as scored, each in the table's keys."""
+    values on the whole recording and as the 30-s and the 60-s protocols score it, each in the
+    table's keys. ``rows``: BDSinfoCOP.txt already read (:func:`rig.analysis.norms.read_info`)."""
     from dataclasses import replace
 
     from rig.analysis import metrics, norms
@@ -64,8 +64,9 @@ def bias_study(source: Path, config=None, *, seed: int = CHAIN_SEED) -> list[dic
     from rig.recording.reader import read_santos_duarte
 
     config = config or Config()
-    proto60 = replace(get_protocol(norms.PROTOCOL + "_60"), duration_s=REPLAY_60_S)
-    info = {r["Trial"]: r for r in norms.read_info(source / "BDSinfoCOP.txt")}
+    protos = (get_protocol(norms.PROTOCOLS[0]), replace(get_protocol(norms.PROTOCOLS[1]), duration_s=REPLAY_60_S))
+    rows = rows if rows is not None else norms.read_info(source / "BDSinfoCOP.txt")
+    info = {r["Trial"]: r for r in rows}
     out = []
     for path in sorted(source.glob("BDS[0-9]*.txt")):
         row = info.get(path.stem)
@@ -73,13 +74,12 @@ def bias_study(source: Path, config=None, *, seed: int = CHAIN_SEED) -> list[dic
             raise click.ClickException(f"{path.name}: not listed in BDSinfoCOP.txt")
         cond = norms.CONDITIONS[(row["Vision"], row["Surface"])]
         rec = read_santos_duarte(path)
-        rep = replay_trial(config, rec, seed=seed, condition=cond)
-        rep60 = replay_trial(config, rec, seed=seed, condition=cond, protocol=proto60)
+        rep = replay_trial(config, rec, seed=seed, condition=cond, protocols=protos)
         w = (rec.t_s >= rep["window_s"][0]) & (rec.t_s <= rep["window_s"][1])
         lab_window = metrics.compute_all(rec.t_s[w], rec.ml_m[w], rec.ap_m[w], ellipse="prediction",
                                          duration="samples")["metrics"]
         entry = {"trial": path.stem, "condition": cond, "age": float(row["Age"]),
-                 "faults": rep["faults"] + [f"60 s: {f}" for f in rep60["faults"]],
+                 "faults": rep["faults"][0] + [f"60 s: {f}" for f in rep["faults"][1]],
                  "published": {}, "lab_scored_window": {}, "rig_full": {}, "rig_scored": {}, "rig_scored_60": {}}
         for m in norms.MEASURES:
             entry["published"][m.key] = float(row[m.column]) * m.factor
@@ -87,8 +87,8 @@ def bias_study(source: Path, config=None, *, seed: int = CHAIN_SEED) -> list[dic
             plain = "ellipse95_area_mm2" if m.key == "ellipse95_area_prediction_mm2" else m.key
             entry["lab_scored_window"][m.key] = lab_window[plain]
             entry["rig_full"][m.key] = rep["chain_full"][plain]
-            entry["rig_scored"][m.key] = rep["scored"].get(m.key)
-            entry["rig_scored_60"][m.key] = rep60["scored"].get(m.key)
+            entry["rig_scored"][m.key] = rep["scored"][0].get(m.key)
+            entry["rig_scored_60"][m.key] = rep["scored"][1].get(m.key)
         out.append(entry)
     if not out:
         raise click.ClickException(f"no raw BDS trials in {source}")
@@ -99,17 +99,18 @@ def rebuild_table(source: Path, config=None) -> tuple[dict, list[dict]]:
     """The whole table (percentiles + comparability) and the study it came from."""
     from rig.analysis import norms
     table = norms.build_table(source / "BDSinfoCOP.txt")
-    study = bias_study(source, config)
+    rows = norms.read_info(source / "BDSinfoCOP.txt")
+    study = bias_study(source, config, rows=rows)
     for e in study:
         if e["faults"]:
             raise click.ClickException(f"{e['trial']}: the replayed trial was not scored ({', '.join(e['faults'])})")
-    table["comparability"] = norms.comparability(study, norms.read_info(source / "BDSinfoCOP.txt"))
+    table["comparability"] = norms.comparability(study, rows)
     table["comparability_method"] = {
         "trials": [e["trial"] for e in study], "chain_seed": CHAIN_SEED,
         "bias": "mean over the raw trials of StepPlate's value / the published value − 1, each trial "
                 "replayed through the simulated rig (rig.sim.replay): '30' as the 30-s mCTSIB scores it, '60' "
-                "on the whole 60-s recording (the instrument alone); applied: the mean two standard errors "
-                "further from zero",
+                "as the 60-s protocol scores it (55 s of each 60-s recording are left after the step-on and "
+                "settle); applied: the mean two standard errors further from zero",
         "shift": "per cell (condition × age band): the largest move in percentile rank that the applied "
                  "bias gives a trial value in the cell's interquartile range",
     }
@@ -149,10 +150,9 @@ def doc_tables(table: dict, study: list[dict]) -> dict[str, str]:
              "(30-s mCTSIB) | rig, as scored (60-s protocol) |", "|---|---|---|---|---|---|---|---|---|"]
     for e in study:
         for m in norms.MEASURES:
-            unit, f = UNITS[m.key]
-            vals = [e[k][m.key] * f for k in ("published", "lab_scored_window", "rig_full", "rig_scored",
+            vals = [e[k][m.key] / m.factor for k in ("published", "lab_scored_window", "rig_full", "rig_scored",
                                              "rig_scored_60")]
-            lines.append(f"| {e['trial']} | {e['condition']} | {e['age']:.0f} | {m.column} ({unit}) | "
+            lines.append(f"| {e['trial']} | {e['condition']} | {e['age']:.0f} | {m.column} ({m.published_unit}) | "
                          + " | ".join(f"{v:.4g}" for v in vals) + " |")
     return {"summary": summary, "cells": cells_table, "trials": "\n".join(lines)}
 
@@ -182,7 +182,7 @@ def replace_doc_blocks(text: str, tables: dict[str, str]) -> str:
               help="Length of the scored trial, which decides the measures shown (default: the protocol's, "
                    "30 s for quiet_stance_mctsib, 60 s for quiet_stance_mctsib_60).")
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
-@click.option("--rebuild", is_flag=True, help="Regenerate the shipped table from the data set (about a minute).")
+@click.option("--rebuild", is_flag=True, help="Regenerate the shipped table from the data set (about 30 s).")
 @click.option("--source", type=click.Path(file_okay=False, path_type=Path), default=None,
               help=f"The Santos & Duarte folder for --rebuild (default: {DEFAULT_SOURCE}).")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
@@ -203,7 +203,7 @@ def norms(protocol_id, condition, age, trial_seconds, as_json, rebuild, source, 
                                 encoding="utf-8")
             click.echo(f"rewrote the bias tables in {DOC_PATH}")
         return
-    if protocol_id not in (nm.PROTOCOL, nm.PROTOCOL + "_60"):
+    if protocol_id not in nm.PROTOCOLS:
         raise click.ClickException(f"no reference values for {protocol_id!r}: they exist for {nm.PROTOCOL} "
                                    "(single-leg stance: docs/reference-values.md says why none are shown)")
     if trial_seconds is None:

@@ -33,7 +33,18 @@ DEVICE_GLOB = "/dev/gpiochip*"
 
 
 class LgpioUnusable(OSError):
-    """lgpio imports, or would, but cannot work here: its work directory or the GPIO device."""
+    """lgpio imports, or would, but cannot work here: its work directory or the GPIO device.
+    ``fix``: what to do about it, in one sentence (rig doctor and "plate not connected" say it)."""
+
+    def __init__(self, message: str, fix: str):
+        super().__init__(message)
+        self.fix = fix
+
+
+#: the fixes LgpioUnusable names
+FIX_WORKDIR = "give the service a writable LG_WD (hardware/systemd/stepplate-acquire.service does)"
+FIX_GROUP = "add the service user to the gpio group (`sudo usermod -aG gpio stepplate`)"
+FIX_CONFIG = "check gpio.chip_label and the pins in the config, and that no other program holds them"
 
 
 def chip_devices() -> list[int]:
@@ -68,7 +79,8 @@ def lgpio_workdir() -> str:
         pass
     st = os.lstat(d)
     if not stat.S_ISDIR(st.st_mode) or st.st_uid != os.getuid():
-        raise LgpioUnusable(f"{d} is not a directory of this user's: set LG_WD to a writable directory")
+        raise LgpioUnusable(f"{d} is not a directory of this user's: set LG_WD to a writable directory",
+                            FIX_WORKDIR)
     return d
 
 
@@ -87,7 +99,8 @@ def import_lgpio():
         raise ImportError(f"the lgpio backend needs the lgpio module ({exc}); {INSTALL_HINT}") from exc
     except OSError as exc:
         raise LgpioUnusable(f"lgpio could not create its notification FIFO in {wd} ({exc}); "
-                            "set LG_WD to a writable directory (the acquire service's RuntimeDirectory)") from exc
+                            "set LG_WD to a writable directory (the acquire service's RuntimeDirectory)",
+                            FIX_WORKDIR) from exc
     finally:
         if cwd is not None:
             try:
@@ -109,14 +122,16 @@ class LgpioBackend(GPIOBackend):
         numbers = list(chip_numbers) if chip_numbers is not None else chip_devices()
         if not numbers:
             raise LgpioUnusable(f"no GPIO character device: nothing matches {DEVICE_GLOB} on this machine "
-                                "(not a Raspberry Pi, or a kernel without the GPIO character device)")
+                                "(not a Raspberry Pi, or a kernel without the GPIO character device)", FIX_CONFIG)
         found = []
+        refused = False
         self._handle = None
         for num in numbers:
             try:
                 h = lgpio.gpiochip_open(num)
             except Exception as exc:    # lgpio.error('can not open gpiochip'): absent, or no permission
                 found.append(f"gpiochip{num}: {exc}")
+                refused = True
                 continue
             try:
                 label = lgpio.gpio_get_chip_info(h)[3]
@@ -130,8 +145,9 @@ class LgpioBackend(GPIOBackend):
             lgpio.gpiochip_close(h)
         if self._handle is None:
             raise LgpioUnusable(f"no gpiochip labelled {' or '.join(map(repr, wanted))} "
-                               f"(found: {', '.join(found) or 'none'}); is this a Raspberry Pi? "
-                               "Set gpio.chip_label in the config to use another chip.")
+                                f"(found: {', '.join(found) or 'none'}); is this a Raspberry Pi? "
+                                "Set gpio.chip_label in the config to use another chip.",
+                                FIX_GROUP if refused else FIX_CONFIG)
         h = self._handle
         try:
             lgpio.gpio_claim_output(h, self.clock_pin, 0)

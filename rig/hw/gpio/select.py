@@ -46,15 +46,12 @@ def pi_model() -> str | None:
 
 
 def _fix_for(lgpio_exc: BaseException) -> str:
-    """What to do when lgpio failed this way, in one sentence."""
-    from rig.hw.gpio.lgpio import LgpioUnusable
+    """What to do when lgpio failed this way, in one sentence: the fix the error carries
+    (rig.hw.gpio.lgpio.LgpioUnusable), else by its kind."""
+    from rig.hw.gpio.lgpio import FIX_CONFIG
     if isinstance(lgpio_exc, ImportError):
         return "install lgpio: `sudo apt install python3-lgpio`, or pip install 'stepplate[pi]' in the venv"
-    if isinstance(lgpio_exc, LgpioUnusable) and "FIFO" in str(lgpio_exc):
-        return "give the service a writable LG_WD (hardware/systemd/stepplate-acquire.service does)"
-    if "can not open gpiochip" in str(lgpio_exc) or "ermission" in str(lgpio_exc):
-        return "add the service user to the gpio group (`sudo usermod -aG gpio stepplate`)"
-    return "check gpio.chip_label and the pins in the config, and that no other program holds them"
+    return getattr(lgpio_exc, "fix", FIX_CONFIG)
 
 
 def _open_named(name: str, gpio, sim_factory) -> GPIOBackend:

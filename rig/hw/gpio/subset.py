@@ -45,12 +45,6 @@ class ChipSubset(GPIOBackend):
                 out |= 1 << j
         return out
 
-    def now_ns(self) -> int:
-        return self.inner.now_ns()
-
-    def sleep_ns(self, ns: int) -> None:
-        self.inner.sleep_ns(ns)
-
     def close(self) -> None:
         self.inner.close()
 
