@@ -45,16 +45,6 @@ def not_a_pi(monkeypatch, tmp_path):
 
 
 @pytest.fixture
-def on_a_pi(monkeypatch, tmp_path):
-    """The selection sees a Raspberry Pi 5 (its /proc/device-tree/model, NUL-terminated)."""
-    import rig.hw.gpio.select as select
-    model = tmp_path / "model"
-    model.write_bytes(b"Raspberry Pi 5 Model B Rev 1.0\x00")
-    monkeypatch.setattr(select, "MODEL_PATH", model)
-    return "Raspberry Pi 5 Model B Rev 1.0"
-
-
-@pytest.fixture
 def no_gpio_libs(monkeypatch):
     """Neither library importable (a PC); restored afterwards by monkeypatch."""
     monkeypatch.setitem(sys.modules, "lgpio", None)
